@@ -1,0 +1,173 @@
+/*
+ * huffllm codec: canonical, length-limited Huffman coding of weight tensors.
+ *
+ * Coding model (one "symbol byte" + verbatim bytes per element):
+ *   bf16: symbol = exponent (bits 14..7); verbatim 1 byte = sign<<7 | mantissa(7)
+ *   fp16: symbol = high byte (sign, 5-bit exponent, top 2 mantissa bits); verbatim = low byte
+ *   fp32: symbol = exponent (bits 30..23); verbatim 3 bytes = mantissa bits 0..7, 8..15,
+ *         sign<<7 | mantissa bits 16..22
+ *   q8_0: (GGUF, blocks of 32 weights: fp16 scale + 32 int8) symbol = int8 value as a byte;
+ *         verbatim = the 2-byte fp16 scale of each block
+ *   raw:  bytes stored verbatim, no Huffman (any other dtype)
+ * Every bit pattern round-trips (signed zeros, subnormals, infinities, NaN payloads).
+ *
+ * Tiles: a tensor of `rows` x `cols` elements is cut into tiles of whole rows. A tile is
+ * decodable on its own; its symbols are split into `n_streams` contiguous segments, each
+ * coded as its own bit stream so that a decoder can interleave them.
+ *
+ * Purity: no I/O; the decode path does not allocate (callers provide buffers). All decode
+ * functions are safe on corrupted input: they never read outside `payload[0..len)` nor write
+ * outside `dst`, and report HL_EFORMAT.
+ */
+#ifndef HUFFLLM_CODEC_H
+#define HUFFLLM_CODEC_H
+
+#include "huffllm/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest code, in bits. Tables are 2^HL_HUF_MAX_BITS entries (fit L1). */
+#define HL_HUF_MAX_BITS 12
+#define HL_HUF_SYMBOLS 256
+/* Largest number of interleaved streams in one tile. */
+#define HL_TILE_MAX_STREAMS 16
+/* Q8_0 block: 32 weights, 2-byte fp16 scale + 32 int8 = 34 bytes. */
+#define HL_Q8_0_BLOCK 32
+#define HL_Q8_0_BLOCK_BYTES 34
+
+/* Element types. Values are stored in .hlm files: never renumber. */
+typedef enum {
+    HL_DTYPE_F32 = 0,
+    HL_DTYPE_F16 = 1,
+    HL_DTYPE_BF16 = 2,
+    HL_DTYPE_Q8_0 = 3,
+    HL_DTYPE_RAW = 4, /* opaque bytes: rows x cols bytes, stored verbatim */
+} hl_dtype_t;
+
+/* Codecs. Values are stored in .hlm files: never renumber. */
+typedef enum {
+    HL_CODEC_RAW = 0, /* tile payload = the original bytes */
+    HL_CODEC_HUF = 1, /* Huffman symbol streams + verbatim bytes, see above */
+} hl_codec_t;
+
+/* @return "f32", "f16", "bf16", "q8_0", "raw". */
+const char *hl_dtype_name(hl_dtype_t t);
+/* Parses a dtype name; @return 0 or HL_EINVAL. */
+int hl_dtype_parse(const char *name, hl_dtype_t *out);
+/*
+ * Bytes taken by `n_elems` elements of dtype `t` in the source file.
+ * For q8_0, n_elems must be a multiple of 32. @return 0 or HL_EINVAL/HL_EOVERFLOW.
+ */
+int hl_dtype_bytes(hl_dtype_t t, uint64_t n_elems, uint64_t *out);
+
+/* ---- Huffman tables ---- */
+
+/* Code lengths, 0 = symbol unused. A valid table satisfies Kraft with equality,
+ * or has exactly one used symbol (which gets length 1). */
+typedef struct {
+    uint8_t len[HL_HUF_SYMBOLS];
+} hl_huf_lengths_t;
+
+/*
+ * Builds optimal length-limited code lengths (package-merge) for a histogram.
+ * max_bits in [1, HL_HUF_MAX_BITS]; an all-zero histogram gives all lengths 0.
+ * @return 0, or HL_EINVAL when the used symbols cannot fit in max_bits.
+ */
+int hl_huf_build_lengths(const uint64_t hist[HL_HUF_SYMBOLS], unsigned max_bits,
+                         hl_huf_lengths_t *out);
+
+/* Serialized size of a table: fixed 128 bytes (4 bits per symbol). */
+#define HL_HUF_TABLE_BYTES 128
+void hl_huf_lengths_write(const hl_huf_lengths_t *l, uint8_t out[HL_HUF_TABLE_BYTES]);
+/* Parses and validates (lengths <= HL_HUF_MAX_BITS, Kraft). @return 0 or HL_EFORMAT. */
+int hl_huf_lengths_read(const uint8_t in[HL_HUF_TABLE_BYTES], hl_huf_lengths_t *out);
+
+/* Encoder table: canonical codes, stored bit-reversed for an LSB-first bit writer. */
+typedef struct {
+    uint16_t code[HL_HUF_SYMBOLS];
+    uint8_t len[HL_HUF_SYMBOLS];
+} hl_huf_ctable_t;
+int hl_huf_ctable_build(const hl_huf_lengths_t *l, hl_huf_ctable_t *out);
+
+/* Decoder table: one entry per HL_HUF_MAX_BITS-bit window. The layout is private to the
+ * codec (it may hold several symbols per entry); size is fixed so callers can embed it. */
+typedef struct {
+    uint32_t entry[1u << HL_HUF_MAX_BITS];
+    uint8_t max_len;
+    uint8_t single_symbol; /* 1 when one symbol is used: streams carry no bits */
+    uint8_t symbol;        /* that symbol */
+} hl_huf_dtable_t;
+int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out);
+
+/* Bits needed to code a histogram with given lengths, and its Shannon entropy in bits. */
+uint64_t hl_huf_cost_bits(const uint64_t hist[HL_HUF_SYMBOLS], const hl_huf_lengths_t *l);
+double hl_entropy_bits(const uint64_t hist[HL_HUF_SYMBOLS]);
+
+/* ---- tensor coding ---- */
+
+/* Per-tensor coding parameters, shared by all tiles of the tensor. Immutable once built. */
+typedef struct {
+    hl_dtype_t dtype;
+    hl_codec_t codec;
+    uint32_t n_streams; /* 1..HL_TILE_MAX_STREAMS (HUF only) */
+    hl_huf_lengths_t lengths;
+    hl_huf_ctable_t ctable; /* valid for encoding */
+    hl_huf_dtable_t dtable; /* valid for decoding */
+} hl_tensor_codec_t;
+
+/* Adds the symbols of `n_elems` elements (source bytes) to `hist`. Not for RAW. */
+int hl_codec_histogram(hl_dtype_t t, const void *src, uint64_t n_elems,
+                       uint64_t hist[HL_HUF_SYMBOLS]);
+
+/* Verbatim bits per element of the coding model (bf16 8, fp16 8, fp32 24, q8_0 0.5). */
+double hl_codec_verbatim_bits(hl_dtype_t t);
+
+/*
+ * Prepares a codec for a tensor from its whole-tensor histogram: chooses HUF for
+ * f32/f16/bf16/q8_0 (RAW for RAW dtype, or when Huffman would not save space), builds
+ * tables. @return 0 or an HL_E* code.
+ */
+int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS],
+                         uint32_t n_streams);
+/* Rebuilds decode tables from stored parameters (as read from a file). @return 0 or
+ * HL_EFORMAT when the stored table is invalid. */
+int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, uint32_t n_streams,
+                         const uint8_t table[HL_HUF_TABLE_BYTES]);
+
+/* Upper bound of an encoded tile of n_elems elements. */
+uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems);
+
+/*
+ * Encodes n_elems elements (source bytes `src`, in the source dtype's layout) into `dst`.
+ * The payload is self-delimiting given n_elems and the tensor codec, and ends with at
+ * least 8 bytes of padding so decoders may read whole 64-bit words.
+ * @return 0, HL_ERANGE if dst_cap is too small, HL_EINVAL.
+ */
+int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elems, void *dst,
+                   uint64_t dst_cap, uint64_t *out_len);
+
+/* Decodes a tile to fp32 (what the engine multiplies). dst holds n_elems floats.
+ * For q8_0, values are scale * int8 as ggml computes them. @return 0 or HL_EFORMAT. */
+int hl_tile_decode_f32(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                       uint64_t n_elems, float *dst);
+
+/* Decodes a tile to the source bytes (for restoring files, and the engine's raw mode).
+ * dst holds hl_dtype_bytes(n_elems) bytes. @return 0 or HL_EFORMAT. */
+int hl_tile_decode_bytes(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                         uint64_t n_elems, void *dst);
+
+/* Widens source bytes of a dtype to fp32 (the uncompressed path). @return 0 or HL_EINVAL. */
+int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst);
+
+/* Scalar conversions (exact; NaN payloads preserved where representable). */
+float hl_f16_to_f32(uint16_t h);
+float hl_bf16_to_f32(uint16_t b);
+uint16_t hl_f32_to_bf16(float f); /* round to nearest even; NaN stays NaN */
+uint16_t hl_f32_to_f16(float f);  /* round to nearest even */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HUFFLLM_CODEC_H */

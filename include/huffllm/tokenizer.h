@@ -1,0 +1,83 @@
+/*
+ * Tokenizers, built from the normalized "tokenizer" object of .hlm metadata:
+ * {
+ *   "model": "llama" (SentencePiece BPE with scores) | "gpt2" (byte-level BPE with merges),
+ *   "tokens": [string, ...]        token text; a token that is not valid UTF-8 is written
+ *                                  as {"bytes": "<hex>"},
+ *   "scores": [number, ...]        (llama) merge priority, higher merges first,
+ *   "token_types": [int, ...]      GGUF types: 1 normal, 2 unknown, 3 control,
+ *                                  4 user-defined, 5 unused, 6 byte,
+ *   "merges": ["a b", ...]         (gpt2, and HF BPE models) rank = index,
+ *   "byte_fallback": bool          unknown bytes become <0xXX> tokens,
+ *   "add_space_prefix": bool       SentencePiece "▁" prefix on the first word,
+ *   "bos_id": int|null, "eos_id": int|null, "unk_id": int|null, "pad_id": int|null,
+ *   "add_bos": bool, "add_eos": bool,
+ *   "eog_ids": [int, ...]          generation ends on any of these,
+ *   "pre": string|null             GGUF tokenizer.ggml.pre (pre-tokenizer regex family)
+ * }
+ * A tokenizer is immutable once built and may be shared by threads.
+ */
+#ifndef HUFFLLM_TOKENIZER_H
+#define HUFFLLM_TOKENIZER_H
+
+#include <jansson.h>
+
+#include "huffllm/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_tokenizer_s hl_tokenizer_t;
+
+int hl_tokenizer_create(const json_t *desc, hl_tokenizer_t **out, hl_error_t *err);
+void hl_tokenizer_free(hl_tokenizer_t *t);
+
+uint32_t hl_tokenizer_n_vocab(const hl_tokenizer_t *t);
+int32_t hl_tokenizer_bos(const hl_tokenizer_t *t); /* -1 if none */
+int32_t hl_tokenizer_eos(const hl_tokenizer_t *t); /* -1 if none */
+bool hl_tokenizer_is_eog(const hl_tokenizer_t *t, int32_t id);
+bool hl_tokenizer_add_bos(const hl_tokenizer_t *t);
+
+/*
+ * Encodes UTF-8 text. With add_bos, BOS is prepended (when the model has one). With
+ * parse_special, the text of control/user-defined tokens (e.g. "<|im_start|>") maps to
+ * their ids; without it they are encoded as plain text.
+ * *ids is a heap array the caller frees. @return 0 or HL_EINVAL (invalid UTF-8 is encoded
+ * through byte fallback, never rejected) / HL_ENOMEM.
+ */
+int hl_tokenizer_encode(const hl_tokenizer_t *t, const char *text, size_t len, bool add_bos,
+                        bool parse_special, int32_t **ids, size_t *n_ids);
+
+/* The bytes token `id` stands for in output text (byte tokens give their byte, "▁" gives
+ * " ", byte-level tokens are un-mapped). Control tokens give "". `prev` is the previous
+ * token id or -1 (SentencePiece drops the leading space right after BOS). */
+size_t hl_tokenizer_piece(const hl_tokenizer_t *t, int32_t prev, int32_t id, char *out,
+                          size_t cap);
+/* The token's text as stored in the vocabulary (for logprobs "tokens"). */
+const char *hl_tokenizer_token_text(const hl_tokenizer_t *t, int32_t id, size_t *len);
+/* Looks up a token by its exact vocabulary text; -1 if none. */
+int32_t hl_tokenizer_find(const hl_tokenizer_t *t, const char *text, size_t len);
+
+/* Incremental detokenizer: emits text only in whole UTF-8 characters. */
+typedef struct {
+    const hl_tokenizer_t *tok;
+    int32_t prev;
+    uint8_t pending[8];
+    size_t n_pending;
+} hl_detok_t;
+
+void hl_detok_init(hl_detok_t *d, const hl_tokenizer_t *t);
+/* Appends the text of `id`; writes complete characters to out (cap >= 64 always suffices
+ * for one token plus pending bytes... callers pass >= 256). @return bytes written. */
+size_t hl_detok_push(hl_detok_t *d, int32_t id, char *out, size_t cap);
+/* Flushes held-back bytes of an incomplete character (as U+FFFD). @return bytes written. */
+size_t hl_detok_flush(hl_detok_t *d, char *out, size_t cap);
+
+/* Decodes a whole id sequence to a heap string (for tests and echo). */
+char *hl_tokenizer_decode(const hl_tokenizer_t *t, const int32_t *ids, size_t n, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HUFFLLM_TOKENIZER_H */

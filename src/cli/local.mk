@@ -1,0 +1,1 @@
+# cli/: see DESIGN.md (module table). Filled by the module's sources.

@@ -1,0 +1,1 @@
+# codec/: see DESIGN.md (module table). Filled by the module's sources.

@@ -1,0 +1,1 @@
+# import/: see DESIGN.md (module table). Filled by the module's sources.

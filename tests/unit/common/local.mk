@@ -1,0 +1,5 @@
+check_PROGRAMS += tests/unit/common/test_common
+TESTS += tests/unit/common/test_common
+tests_unit_common_test_common_SOURCES = tests/unit/common/test_common.c
+tests_unit_common_test_common_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_common_test_common_LDADD = src/common/libhl_common.a $(HL_TEST_LIBS) $(HL_SYS_LIBS)

@@ -1,0 +1,140 @@
+/* Unit tests for common/: errors, checked math, CRC32C, SHA-256, atomic files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "huffllm/common.h"
+
+static void test_strerror_covers_every_code(void **state)
+{
+    (void)state;
+    for (int c = HL_OK; c >= HL_EINTERNAL; c--)
+        assert_string_not_equal(hl_strerror(c), "unknown error");
+    assert_string_equal(hl_strerror(12345), "unknown error");
+}
+
+static void test_error_set_and_prefix(void **state)
+{
+    (void)state;
+    hl_error_t err;
+    hl_error_clear(&err);
+    assert_int_equal(hl_error_set(&err, HL_EFORMAT, "tensor %s: bad", "x"), HL_EFORMAT);
+    hl_error_prefix(&err, "%s", "model.hlm");
+    assert_string_equal(err.msg, "model.hlm: tensor x: bad");
+    assert_int_equal(hl_error_set(NULL, HL_EIO, "ignored"), HL_EIO);
+}
+
+static void test_checked_math(void **state)
+{
+    (void)state;
+    uint64_t r = 0;
+    assert_true(hl_mul_ok(1u << 20, 1u << 20, &r));
+    assert_int_equal(r, 1ull << 40);
+    assert_false(hl_mul_ok(UINT64_MAX / 2, 3, &r));
+    assert_false(hl_add_ok(UINT64_MAX, 1, &r));
+    assert_true(hl_range_ok(0, 10, 10));
+    assert_false(hl_range_ok(5, 6, 10));
+    assert_false(hl_range_ok(UINT64_MAX, 2, 10));
+}
+
+static void test_crc32c_known_value(void **state)
+{
+    (void)state;
+    /* RFC 3720 test vector: CRC32C("123456789") = 0xE3069283. */
+    assert_int_equal(hl_crc32c(0, "123456789", 9), 0xE3069283u);
+    /* Chaining equals one pass. */
+    uint32_t a = hl_crc32c(0, "12345", 5);
+    assert_int_equal(hl_crc32c(a, "6789", 4), 0xE3069283u);
+    /* Software path agrees (forced via environment on first use is not possible here,
+     * so check a long buffer against the chained byte-wise computation). */
+    uint8_t buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    uint32_t whole = hl_crc32c(0, buf, sizeof buf), parts = 0;
+    for (size_t i = 0; i < sizeof buf; i++)
+        parts = hl_crc32c(parts, buf + i, 1);
+    assert_int_equal(whole, parts);
+}
+
+static void test_sha256_known_value(void **state)
+{
+    (void)state;
+    uint8_t d[HL_SHA256_LEN];
+    char hex[2 * HL_SHA256_LEN + 1];
+    hl_sha256("abc", 3, d);
+    hl_hex(d, sizeof d, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    uint8_t back[HL_SHA256_LEN];
+    assert_int_equal(hl_unhex(hex, back, sizeof back), 0);
+    assert_memory_equal(back, d, sizeof d);
+    assert_int_equal(hl_unhex("zz", back, 1), HL_EFORMAT);
+    hl_sha256_t *s = hl_sha256_create();
+    assert_non_null(s);
+    hl_sha256_update(s, "a", 1);
+    hl_sha256_update(s, "bc", 2);
+    uint8_t d2[HL_SHA256_LEN];
+    hl_sha256_final(s, d2);
+    hl_sha256_free(s);
+    assert_memory_equal(d, d2, sizeof d);
+}
+
+static void test_atomic_file_commit_and_abort(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hl_test_common_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    hl_atomic_file_t f;
+    hl_error_t err;
+    assert_int_equal(hl_atomic_open(&f, path, false, &err), 0);
+    assert_int_equal(hl_atomic_write(&f, "hello", 5, &err), 0);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0); /* nothing under the final name yet */
+    assert_int_equal(hl_atomic_commit(&f, &err), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    /* Refuses to overwrite unless asked. */
+    assert_int_equal(hl_atomic_open(&f, path, false, &err), HL_EEXIST);
+    assert_non_null(strstr(err.msg, "already exists"));
+    /* An aborted write leaves the old file intact and no temporary behind. */
+    assert_int_equal(hl_atomic_open(&f, path, true, &err), 0);
+    assert_int_equal(hl_atomic_write(&f, "xx", 2, &err), 0);
+    hl_atomic_abort(&f);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(hl_read_file(path, 100, &data, &len, &err), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(data, "hello");
+    free(data);
+    assert_int_equal(hl_read_file(path, 2, &data, &len, &err), HL_ERANGE);
+    /* A missing directory is named in the error. */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/out.bin", dir);
+    assert_int_equal(hl_atomic_open(&f, bad, false, &err), HL_ENOENT);
+    assert_non_null(strstr(err.msg, "missing"));
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0); /* empty: no temporary files left */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strerror_covers_every_code),
+        cmocka_unit_test(test_error_set_and_prefix),
+        cmocka_unit_test(test_checked_math),
+        cmocka_unit_test(test_crc32c_known_value),
+        cmocka_unit_test(test_sha256_known_value),
+        cmocka_unit_test(test_atomic_file_commit_and_abort),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
