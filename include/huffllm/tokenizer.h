@@ -1,7 +1,9 @@
 /*
  * Tokenizers, built from the normalized "tokenizer" object of .hlm metadata:
  * {
- *   "model": "llama" (SentencePiece BPE with scores) | "gpt2" (byte-level BPE with merges),
+ *   "model": "llama" (SentencePiece-style BPE: spaces as "▁", byte fallback; merge
+ *            priority from "merges" ranks when present (Hugging Face tokenizer.json),
+ *            otherwise from "scores" (llama2.c, GGUF)) | "gpt2" (byte-level BPE, merges),
  *   "tokens": [string, ...]        token text; a token that is not valid UTF-8 is written
  *                                  as {"bytes": "<hex>"},
  *   "scores": [number, ...]        (llama) merge priority, higher merges first,
