@@ -1,1 +1,4 @@
-# cli/: see DESIGN.md (module table). Filled by the module's sources.
+# cli/: the huffllm command. Each command file is added to huffllm_SOURCES by its owner.
+bin_PROGRAMS += huffllm
+huffllm_SOURCES = src/cli/main.c src/cli/commands.h
+huffllm_LDADD = $(HL_ALL_LIBS)

@@ -1,0 +1,16 @@
+/*
+ * huffllm subcommands. Each is a main-like function in its own file (cmd_<name>.c):
+ * argv[0] is the subcommand name; @return the process exit status (0 ok, 1 failure,
+ * 2 usage error). Each prints its own --help.
+ */
+#ifndef HL_CLI_COMMANDS_H
+#define HL_CLI_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} hl_cli_command_t;
+
+/* One declaration per command file (add yours in the same commit as the file). */
+#endif

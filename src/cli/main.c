@@ -1,0 +1,48 @@
+/* huffllm: the command-line tool. Dispatches to one subcommand per file. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+/* One line per command (add yours in the same commit as its file). */
+static const hl_cli_command_t commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: huffllm COMMAND [ARGS...]\n\n"
+                 "Huffman-compressed LLM weights: compress, restore, verify, inspect, run.\n\n"
+                 "commands:\n");
+    for (const hl_cli_command_t *c = commands; c->name; c++)
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun 'huffllm COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* A file size limit (ulimit -f) must surface as a clean EFBIG error from write(),
+     * not kill the process with SIGXFSZ and leave a temporary file behind. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("huffllm %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (const hl_cli_command_t *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->main(argc - 1, argv + 1);
+    fprintf(stderr, "huffllm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
