@@ -1,2 +1,4 @@
 # Unit tests mirror modules: tests/unit/<module>/local.mk
 include tests/unit/common/local.mk
+include tests/unit/pull/local.mk
+include tests/unit/server/dist.mk

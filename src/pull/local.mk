@@ -1,1 +1,7 @@
-# pull/: see DESIGN.md (module table). Filled by the module's sources.
+# pull/: distribution manifests and the resumable, verified pull client (libcurl).
+noinst_LIBRARIES += src/pull/libhl_pull.a
+HL_PULL_LIB = src/pull/libhl_pull.a
+src_pull_libhl_pull_a_SOURCES = \
+	src/pull/manifest.c \
+	src/pull/state.c \
+	src/pull/state.h

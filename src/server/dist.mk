@@ -1,0 +1,5 @@
+# Distribution endpoints (owned by dist): the server library lists $(HL_DIST_SOURCES).
+HL_DIST_SOURCES = \
+	src/server/dist.h \
+	src/server/dist_range.c \
+	src/server/dist_range.h

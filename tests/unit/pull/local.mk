@@ -1,0 +1,6 @@
+check_PROGRAMS += tests/unit/pull/test_manifest
+TESTS += tests/unit/pull/test_manifest
+tests_unit_pull_test_manifest_SOURCES = tests/unit/pull/test_manifest.c
+tests_unit_pull_test_manifest_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_pull_test_manifest_LDADD = $(HL_PULL_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) \
+	$(HL_SYS_LIBS)
