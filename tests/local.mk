@@ -2,3 +2,4 @@
 include tests/unit/common/local.mk
 include tests/unit/pull/local.mk
 include tests/unit/server/dist.mk
+include tests/unit/server/local.mk

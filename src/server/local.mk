@@ -1,1 +1,10 @@
-# server/: see DESIGN.md (module table). Filled by the module's sources.
+# server/: huffllmd (DESIGN.md "The daemon"). The library holds everything but main() so unit
+# tests link the same objects the daemon runs. Other server engineers add their sources to
+# src_server_libhl_server_a_SOURCES below (one line each).
+noinst_LIBRARIES += src/server/libhl_server.a
+HL_SERVER_LIB = src/server/libhl_server.a
+src_server_libhl_server_a_SOURCES = \
+	src/server/config.c src/server/config.h \
+	src/server/metrics.c src/server/metrics.h \
+	src/server/route.c src/server/route.h \
+	src/server/auth.c src/server/auth.h
