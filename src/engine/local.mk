@@ -1,1 +1,11 @@
-# engine/: see DESIGN.md (module table). Filled by the module's sources.
+# engine/: the model at run time (forward pass on compressed tiles, sampler, stop strings).
+noinst_LIBRARIES += src/engine/libhl_engine.a
+HL_ENGINE_LIB = src/engine/libhl_engine.a
+src_engine_libhl_engine_a_SOURCES = \
+	src/engine/pool.c src/engine/pool.h \
+	src/engine/kernels.c src/engine/kernels.h \
+	src/engine/model.c src/engine/model.h \
+	src/engine/engine.c src/engine/exec.h \
+	src/engine/forward.c \
+	src/engine/sampler.c \
+	src/engine/stop.c

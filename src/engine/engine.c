@@ -1,0 +1,218 @@
+/*
+ * The engine: a persistent pool of worker threads, one fp32 hot buffer per worker, and the
+ * tiled matrix-vector product every weight goes through:
+ *
+ *   for y = W x, worker k takes tiles k, k+T, k+2T, ... (T workers, tiles of all products
+ *   of one dispatch numbered consecutively): decode tile -> its hot buffer -> one sgemv per
+ *   activation into that tile's rows of y.
+ *
+ * The decoded tile is consumed at once and overwritten by the next one, so decoded weights
+ * stay in the worker's cache and the model stays compressed in RAM.
+ *
+ * Why one sgemv per activation instead of one sgemm over the batch: OpenBLAS picks its
+ * sgemm kernels and blocking from the matrix sizes, so a row of a batch product depends on
+ * how many other sequences share the step; per-activation sgemv calls on the same tile make
+ * every sequence's result exactly what it would be alone (batch == single, bit for bit),
+ * which the scheduler's promises and our tests rely on. The weight decode -- the expensive
+ * part -- is still shared by the whole batch, and the tile is read from L2 by each sgemv.
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/exec.h"
+
+#define HL_DEFAULT_HOT_BYTES (256u * 1024u)
+#define HL_ALIGN 64
+
+static void *aligned_floats(size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    bytes = (bytes + HL_ALIGN - 1) / HL_ALIGN * HL_ALIGN;
+    return aligned_alloc(HL_ALIGN, bytes);
+}
+
+int hl_engine_create(const hl_engine_opts_t *opts, hl_engine_t **out, hl_error_t *err)
+{
+    *out = NULL;
+    unsigned n = opts ? opts->n_threads : 0;
+    if (n == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (unsigned)c : 1;
+    }
+    if (n > 1024)
+        return hl_error_set(err, HL_EINVAL, "engine: %u threads is too many (at most 1024)", n);
+    size_t hot = opts && opts->hot_buffer_bytes ? opts->hot_buffer_bytes : HL_DEFAULT_HOT_BYTES;
+    if (hot > ((size_t)1 << 34))
+        return hl_error_set(err, HL_EINVAL, "engine: hot buffer of %zu bytes is too large", hot);
+
+    /* The engine owns the parallelism: OpenBLAS runs single-threaded inside each worker,
+     * otherwise its own threads and ours would fight over the cores. */
+    openblas_set_num_threads(1);
+
+    hl_engine_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return hl_error_set(err, HL_ENOMEM, "engine: out of memory");
+    e->n_threads = n;
+    e->hot_floats_min = (hot + sizeof(float) - 1) / sizeof(float);
+    pthread_mutex_init(&e->step_mu, NULL);
+    e->workers = calloc(n, sizeof *e->workers);
+    if (!e->workers) {
+        hl_engine_free(e);
+        return hl_error_set(err, HL_ENOMEM, "engine: out of memory");
+    }
+    for (unsigned i = 0; i < n; i++) {
+        e->workers[i].hot = aligned_floats(e->hot_floats_min);
+        if (!e->workers[i].hot) {
+            hl_engine_free(e);
+            return hl_error_set(err, HL_ENOMEM, "engine: out of memory for hot buffers");
+        }
+        e->workers[i].hot_floats = e->hot_floats_min;
+    }
+    int rc = hl__pool_create(n, &e->pool);
+    if (rc) {
+        hl_engine_free(e);
+        return hl_error_set(err, rc, "engine: cannot start %u worker threads", n);
+    }
+    *out = e;
+    return 0;
+}
+
+void hl_engine_free(hl_engine_t *e)
+{
+    if (!e)
+        return;
+    hl__pool_free(e->pool);
+    if (e->workers)
+        for (unsigned i = 0; i < e->n_threads; i++) {
+            free(e->workers[i].hot);
+            free(e->workers[i].att);
+        }
+    free(e->workers);
+    free(e->ws);
+    pthread_mutex_destroy(&e->step_mu);
+    free(e);
+}
+
+unsigned hl_engine_n_threads(const hl_engine_t *e)
+{
+    return e->n_threads;
+}
+
+size_t hl_engine_hot_buffer_bytes(const hl_engine_t *e)
+{
+    /* Read without the lock: a size_t store is atomic on every platform we build for, and
+     * metrics only need a recent value. */
+    return e->workers[0].hot_floats * sizeof(float);
+}
+
+void hl_engine_stats(const hl_engine_t *e, hl_engine_stats_t *out)
+{
+    out->weights_decoded = atomic_load_explicit(&e->weights_decoded, memory_order_relaxed);
+    out->bytes_decoded = atomic_load_explicit(&e->bytes_decoded, memory_order_relaxed);
+    out->decode_seconds =
+        (double)atomic_load_explicit(&e->decode_ns, memory_order_relaxed) * 1e-9;
+    out->steps = atomic_load_explicit(&e->steps, memory_order_relaxed);
+    out->batch_tokens = atomic_load_explicit(&e->batch_tokens, memory_order_relaxed);
+}
+
+int hl__engine_reserve(hl_engine_t *e, const hl_model_t *m, size_t att_floats)
+{
+    size_t hot = HL_MAX(e->hot_floats_min, (size_t)m->max_tile_elems);
+    for (unsigned i = 0; i < e->n_threads; i++) {
+        hl__worker_t *w = &e->workers[i];
+        if (w->hot_floats < hot) {
+            float *p = aligned_floats(hot);
+            if (!p)
+                return HL_ENOMEM;
+            free(w->hot);
+            w->hot = p;
+            w->hot_floats = hot;
+        }
+        if (w->att_floats < att_floats) {
+            float *p = aligned_floats(att_floats);
+            if (!p)
+                return HL_ENOMEM;
+            free(w->att);
+            w->att = p;
+            w->att_floats = att_floats;
+        }
+    }
+    return 0;
+}
+
+#define HL_MAX_FUSED 4
+
+typedef struct {
+    hl_engine_t *e;
+    const hl__matvec_t *mv;
+    size_t n_mv, n_act;
+    uint32_t first_tile[HL_MAX_FUSED + 1]; /* global number of each product's first tile */
+} hl__matmul_job_t;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
+{
+    hl__matmul_job_t *job = ctx;
+    hl__worker_t *w = &job->e->workers[wi];
+    size_t p = 0;
+    for (uint32_t g = wi; g < job->first_tile[job->n_mv]; g += nw) {
+        while (g >= job->first_tile[p + 1])
+            p++;
+        const hl__matvec_t *mv = &job->mv[p];
+        const hl__weight_t *W = mv->w;
+        uint32_t tile = g - job->first_tile[p];
+        uint64_t row0, nrows, bytes;
+
+        hl_tensor_tile_rows(W->t, tile, &row0, &nrows);
+        uint64_t t0 = now_ns();
+        int rc = hl__weight_tile_f32(W, tile, w->hot, &bytes);
+        w->ns += now_ns() - t0;
+        if (rc) {
+            if (!w->rc)
+                w->rc = rc;
+            continue;
+        }
+        w->weights += nrows * W->cols;
+        w->bytes += bytes;
+        // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows)
+        for (size_t a = 0; a < job->n_act; a++)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)nrows, (blasint)W->cols, 1.0f,
+                        w->hot, (blasint)W->cols, mv->x[a], 1, 0.0f, mv->y[a] + row0, 1);
+    }
+}
+
+int hl__engine_matmul(hl_engine_t *e, const hl__matvec_t *mv, size_t n_mv, size_t n_act)
+{
+    if (n_mv == 0 || n_mv > HL_MAX_FUSED || n_act == 0)
+        return n_mv > HL_MAX_FUSED ? HL_EINVAL : 0;
+    hl__matmul_job_t job = {.e = e, .mv = mv, .n_mv = n_mv, .n_act = n_act};
+    for (size_t i = 0; i < n_mv; i++)
+        job.first_tile[i + 1] = job.first_tile[i] + mv[i].w->t->n_tiles;
+    for (unsigned i = 0; i < e->n_threads; i++) {
+        e->workers[i].weights = e->workers[i].bytes = e->workers[i].ns = 0;
+        e->workers[i].rc = 0;
+    }
+    hl__pool_run(e->pool, matmul_worker, &job);
+    int rc = 0;
+    uint64_t weights = 0, bytes = 0, ns = 0;
+    for (unsigned i = 0; i < e->n_threads; i++) {
+        weights += e->workers[i].weights;
+        bytes += e->workers[i].bytes;
+        ns += e->workers[i].ns;
+        if (!rc)
+            rc = e->workers[i].rc;
+    }
+    atomic_fetch_add_explicit(&e->weights_decoded, weights, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->bytes_decoded, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->decode_ns, ns, memory_order_relaxed);
+    return rc;
+}

@@ -1,0 +1,404 @@
+/*
+ * hl_model_load: opens a .hlm, reads the hyperparameters and tokenizer from its metadata,
+ * checks every tensor the forward pass uses against them, decodes the small 1-D tensors
+ * (norms) to fp32 once, and leaves the weight matrices compressed in the mapping (or, in
+ * raw mode, decodes them once into their source dtype bytes).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/model.h"
+
+/* ---- hyperparameters ---- */
+
+static int get_u32(const json_t *hp, const char *key, bool required, uint32_t def, uint32_t *out,
+                   hl_error_t *err)
+{
+    const json_t *v = json_object_get(hp, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return hl_error_set(err, HL_EFORMAT, "metadata hparams.%s: missing", key);
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+        return hl_error_set(err, HL_EFORMAT,
+                            "metadata hparams.%s: expected a non-negative 32-bit integer", key);
+    *out = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
+static int get_f32(const json_t *hp, const char *key, float def, float *out, hl_error_t *err)
+{
+    const json_t *v = json_object_get(hp, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_number(v) || !(json_number_value(v) > 0.0))
+        return hl_error_set(err, HL_EFORMAT, "metadata hparams.%s: expected a positive number",
+                            key);
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+static int parse_hparams(const json_t *meta, hl_hparams_t *hp, hl_error_t *err)
+{
+    const json_t *j = json_object_get(meta, "hparams");
+    if (!json_is_object(j))
+        return hl_error_set(err, HL_EFORMAT, "metadata: missing object \"hparams\"");
+    const json_t *arch = json_object_get(meta, "architecture");
+    if (arch && !(json_is_string(arch) && !strcmp(json_string_value(arch), "llama")))
+        return hl_error_set(err, HL_EUNSUPPORTED,
+                            "metadata architecture: \"%s\" is not supported (expected \"llama\")",
+                            json_is_string(arch) ? json_string_value(arch) : "?");
+    int rc;
+    memset(hp, 0, sizeof *hp);
+    if ((rc = get_u32(j, "dim", true, 0, &hp->dim, err)) ||
+        (rc = get_u32(j, "n_layers", true, 0, &hp->n_layers, err)) ||
+        (rc = get_u32(j, "n_heads", true, 0, &hp->n_heads, err)) ||
+        (rc = get_u32(j, "n_kv_heads", false, hp->n_heads, &hp->n_kv_heads, err)) ||
+        (rc = get_u32(j, "hidden_dim", true, 0, &hp->hidden_dim, err)) ||
+        (rc = get_u32(j, "vocab_size", true, 0, &hp->vocab_size, err)) ||
+        (rc = get_u32(j, "context_length", false, 2048, &hp->context_length, err)) ||
+        (rc = get_f32(j, "rope_theta", 10000.0f, &hp->rope_theta, err)) ||
+        (rc = get_f32(j, "rms_norm_eps", 1e-5f, &hp->rms_norm_eps, err)))
+        return rc;
+    if (hp->dim == 0 || hp->n_layers == 0 || hp->n_heads == 0 || hp->n_kv_heads == 0 ||
+        hp->hidden_dim == 0 || hp->vocab_size == 0 || hp->context_length == 0)
+        return hl_error_set(err, HL_EFORMAT,
+                            "metadata hparams: dim, n_layers, n_heads, n_kv_heads, hidden_dim, "
+                            "vocab_size and context_length must be positive");
+    if (hp->n_heads % hp->n_kv_heads)
+        return hl_error_set(err, HL_EFORMAT,
+                            "metadata hparams: n_heads %u is not a multiple of n_kv_heads %u",
+                            hp->n_heads, hp->n_kv_heads);
+    uint32_t def_hd = hp->dim % hp->n_heads ? 0 : hp->dim / hp->n_heads;
+    if ((rc = get_u32(j, "head_dim", false, def_hd, &hp->head_dim, err)))
+        return rc;
+    if (hp->head_dim == 0 || hp->head_dim % 2)
+        return hl_error_set(err, HL_EFORMAT,
+                            "metadata hparams.head_dim: %u (expected a positive even number)",
+                            hp->head_dim);
+    uint64_t q_dim;
+    if (!hl_mul_ok(hp->n_heads, hp->head_dim, &q_dim) || q_dim > INT_MAX)
+        return hl_error_set(err, HL_EOVERFLOW, "metadata hparams: n_heads x head_dim overflows");
+    const json_t *layout = json_object_get(j, "rope_layout");
+    if (!layout || json_is_null(layout) ||
+        (json_is_string(layout) && !strcmp(json_string_value(layout), "interleaved")))
+        hp->rope_neox = false;
+    else if (json_is_string(layout) && !strcmp(json_string_value(layout), "neox"))
+        hp->rope_neox = true;
+    else
+        return hl_error_set(err, HL_EFORMAT,
+                            "metadata hparams.rope_layout: expected \"interleaved\" or \"neox\"");
+    const json_t *shared = json_object_get(j, "shared_classifier");
+    hp->shared_classifier = json_is_true(shared);
+    return 0;
+}
+
+/* ---- tensors ---- */
+
+int hl__weight_tile_f32(const hl__weight_t *w, uint32_t tile, float *dst, uint64_t *bytes_read)
+{
+    const hl_tensor_t *t = w->t;
+    if (!w->raw) {
+        *bytes_read = t->tiles[tile].length;
+        return hl_hlm_decode_tile_f32(w->h, t, tile, dst);
+    }
+    uint64_t row0, nrows;
+    hl_tensor_tile_rows(t, tile, &row0, &nrows);
+    *bytes_read = nrows * w->row_bytes;
+    return hl_widen_f32(t->dtype, w->raw + row0 * w->row_bytes, nrows * w->cols, dst);
+}
+
+int hl__weight_row_f32(const hl__weight_t *w, uint64_t r, float *dst, float *scratch)
+{
+    const hl_tensor_t *t = w->t;
+    if (w->raw)
+        return hl_widen_f32(t->dtype, w->raw + r * w->row_bytes, w->cols, dst);
+    uint32_t tile = (uint32_t)(r / t->rows_per_tile);
+    uint64_t row0, nrows;
+    hl_tensor_tile_rows(t, tile, &row0, &nrows);
+    int rc = hl_hlm_decode_tile_f32(w->h, t, tile, scratch);
+    if (rc)
+        return rc;
+    memcpy(dst, scratch + (r - row0) * w->cols, w->cols * sizeof *dst);
+    return 0;
+}
+
+static const hl_tensor_t *find_tensor(const hl_hlm_t *h, const char *role, const char *path,
+                                      hl_error_t *err)
+{
+    const hl_tensor_t *t = hl_hlm_find(h, role);
+    if (!t)
+        hl_error_set(err, HL_EFORMAT, "%s: tensor \"%s\" is missing", path, role);
+    return t;
+}
+
+/* Decodes a 1-D tensor of n elements (a norm) to a new fp32 array. */
+static int load_vector(hl_model_t *m, const char *role, uint32_t n, float **out, const char *path,
+                       hl_error_t *err)
+{
+    const hl_tensor_t *t = find_tensor(m->hlm, role, path, err);
+    if (!t)
+        return HL_EFORMAT;
+    if (t->rows * t->cols != n || t->dtype == HL_DTYPE_RAW)
+        return hl_error_set(err, HL_EFORMAT,
+                            "%s: tensor \"%s\": expected %u %s elements, found %llu x %llu %s",
+                            path, role, n, "float", (unsigned long long)t->rows,
+                            (unsigned long long)t->cols, hl_dtype_name(t->dtype));
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory for \"%s\"", path, role);
+    for (uint32_t i = 0; i < t->n_tiles; i++) {
+        uint64_t row0, nrows;
+        hl_tensor_tile_rows(t, i, &row0, &nrows);
+        int rc = hl_hlm_decode_tile_f32(m->hlm, t, i, v + row0 * t->cols);
+        if (rc) {
+            free(v);
+            return hl_error_set(err, rc, "%s: tensor \"%s\" tile %u: cannot decode", path, role,
+                                i);
+        }
+    }
+    *out = v;
+    m->n_params += n;
+    m->weight_bytes += (uint64_t)n * sizeof(float);
+    m->raw_bytes += t->raw_bytes;
+    return 0;
+}
+
+/* Drops the pages of a tile from this process (raw mode keeps its own copy; without this
+ * the mapping would be counted twice in the resident set). Advisory: errors are ignored. */
+static void drop_pages(const void *p, uint64_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || len == 0)
+        return;
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    uintptr_t end = (uintptr_t)p + len;
+    (void)madvise((void *)a, end - a, MADV_DONTNEED);
+}
+
+static int load_matrix(hl_model_t *m, const char *role, uint64_t rows, uint64_t cols,
+                       hl__weight_t *w, const char *path, hl_error_t *err)
+{
+    const hl_tensor_t *t = find_tensor(m->hlm, role, path, err);
+    if (!t)
+        return HL_EFORMAT;
+    if (t->n_dims != 2 || t->rows != rows || t->cols != cols)
+        return hl_error_set(err, HL_EFORMAT,
+                            "%s: tensor \"%s\": expected shape %llu x %llu (out x in), "
+                            "found %llu x %llu (%u dims)",
+                            path, role, (unsigned long long)rows, (unsigned long long)cols,
+                            (unsigned long long)t->rows, (unsigned long long)t->cols,
+                            t->n_dims);
+    if (t->dtype == HL_DTYPE_RAW)
+        return hl_error_set(err, HL_EUNSUPPORTED,
+                            "%s: tensor \"%s\": stored as opaque bytes (its source dtype is not "
+                            "one the engine multiplies: f32, f16, bf16, q8_0)",
+                            path, role);
+    uint64_t tile_elems;
+    if (cols > INT_MAX || t->rows_per_tile == 0 || t->rows_per_tile > INT_MAX ||
+        !hl_mul_ok(t->rows_per_tile, cols, &tile_elems) || tile_elems > SIZE_MAX / 4)
+        return hl_error_set(err, HL_EOVERFLOW,
+                            "%s: tensor \"%s\": tiles of %llu rows x %llu cols are too large",
+                            path, role, (unsigned long long)t->rows_per_tile,
+                            (unsigned long long)cols);
+    memset(w, 0, sizeof *w);
+    w->h = m->hlm;
+    w->t = t;
+    w->rows = rows;
+    w->cols = cols;
+    int rc = hl_dtype_bytes(t->dtype, cols, &w->row_bytes);
+    if (rc)
+        return hl_error_set(err, rc, "%s: tensor \"%s\": %llu columns do not fit dtype %s", path,
+                            role, (unsigned long long)cols, hl_dtype_name(t->dtype));
+    if (tile_elems > m->max_tile_elems)
+        m->max_tile_elems = tile_elems;
+    m->n_params += rows * cols;
+    m->raw_bytes += t->raw_bytes;
+    if (!m->raw) {
+        m->weight_bytes += t->stored_bytes;
+        return 0;
+    }
+    if (t->raw_bytes != rows * w->row_bytes || t->raw_bytes > SIZE_MAX)
+        return hl_error_set(err, HL_EFORMAT, "%s: tensor \"%s\": raw size %llu does not match "
+                            "its shape", path, role, (unsigned long long)t->raw_bytes);
+    w->raw = malloc(t->raw_bytes ? (size_t)t->raw_bytes : 1);
+    if (!w->raw)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory for raw tensor \"%s\" (%llu bytes)",
+                            path, role, (unsigned long long)t->raw_bytes);
+    for (uint32_t i = 0; i < t->n_tiles; i++) {
+        uint64_t row0, nrows;
+        hl_tensor_tile_rows(t, i, &row0, &nrows);
+        rc = hl_hlm_decode_tile_bytes(m->hlm, t, i, w->raw + row0 * w->row_bytes);
+        if (rc)
+            return hl_error_set(err, rc, "%s: tensor \"%s\" tile %u: cannot decode", path, role,
+                                i);
+        drop_pages(hl_hlm_tile_data(m->hlm, t, i), t->tiles[i].length);
+    }
+    m->weight_bytes += t->raw_bytes;
+    return 0;
+}
+
+static int load_layers(hl_model_t *m, const char *path, hl_error_t *err)
+{
+    const hl_hparams_t *hp = &m->hp;
+    m->layers = calloc(hp->n_layers, sizeof *m->layers);
+    if (!m->layers)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    char name[96];
+    int rc;
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        hl__layer_t *L = &m->layers[l];
+#define ROLE(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, l), name)
+        if ((rc = load_vector(m, ROLE("attn_norm.weight"), hp->dim, &L->attn_norm, path, err)) ||
+            (rc = load_vector(m, ROLE("ffn_norm.weight"), hp->dim, &L->ffn_norm, path, err)) ||
+            (rc = load_matrix(m, ROLE("attn_q.weight"), m->q_dim, hp->dim, &L->wq, path, err)) ||
+            (rc = load_matrix(m, ROLE("attn_k.weight"), m->kv_dim, hp->dim, &L->wk, path, err)) ||
+            (rc = load_matrix(m, ROLE("attn_v.weight"), m->kv_dim, hp->dim, &L->wv, path, err)) ||
+            (rc = load_matrix(m, ROLE("attn_output.weight"), hp->dim, m->q_dim, &L->wo, path,
+                              err)) ||
+            (rc = load_matrix(m, ROLE("ffn_gate.weight"), hp->hidden_dim, hp->dim, &L->w_gate,
+                              path, err)) ||
+            (rc = load_matrix(m, ROLE("ffn_up.weight"), hp->hidden_dim, hp->dim, &L->w_up, path,
+                              err)) ||
+            (rc = load_matrix(m, ROLE("ffn_down.weight"), hp->dim, hp->hidden_dim, &L->w_down,
+                              path, err)))
+            return rc;
+#undef ROLE
+    }
+    return 0;
+}
+
+int hl_model_load(const char *path, const hl_model_opts_t *opts, hl_model_t **out,
+                  hl_error_t *err)
+{
+    *out = NULL;
+    hl_model_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    m->raw = opts && opts->raw;
+    int rc = hl_hlm_open(path, opts ? opts->verify_flags : 0, &m->hlm, err);
+    if (rc)
+        goto fail;
+    const json_t *meta = hl_hlm_metadata(m->hlm);
+    if ((rc = parse_hparams(meta, &m->hp, err))) {
+        hl_error_prefix(err, "%s", path);
+        goto fail;
+    }
+    m->q_dim = m->hp.n_heads * m->hp.head_dim;
+    m->kv_dim = m->hp.n_kv_heads * m->hp.head_dim;
+
+    const json_t *tj = json_object_get(meta, "tokenizer");
+    if (!tj) {
+        rc = hl_error_set(err, HL_EFORMAT, "%s: metadata has no \"tokenizer\"", path);
+        goto fail;
+    }
+    if ((rc = hl_tokenizer_create(tj, &m->tok, err))) {
+        hl_error_prefix(err, "%s: metadata tokenizer", path);
+        goto fail;
+    }
+    if (hl_tokenizer_n_vocab(m->tok) > m->hp.vocab_size) {
+        rc = hl_error_set(err, HL_EFORMAT,
+                          "%s: the tokenizer has %u tokens but the model's vocab_size is %u",
+                          path, hl_tokenizer_n_vocab(m->tok), m->hp.vocab_size);
+        goto fail;
+    }
+    const json_t *ct = json_object_get(meta, "chat_template");
+    if (json_is_string(ct) && !(m->chat_template = strdup(json_string_value(ct)))) {
+        rc = hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+
+    const hl_hparams_t *hp = &m->hp;
+    if ((rc = load_matrix(m, "token_embd.weight", hp->vocab_size, hp->dim, &m->embd, path, err)) ||
+        (rc = load_layers(m, path, err)) ||
+        (rc = load_vector(m, "output_norm.weight", hp->dim, &m->output_norm, path, err)))
+        goto fail;
+    /* output.weight, when present, is the classifier; otherwise it is shared with the
+     * embedding (llama2.c shared_classifier, HF tie_word_embeddings). */
+    if (hl_hlm_find(m->hlm, "output.weight")) {
+        if ((rc = load_matrix(m, "output.weight", hp->vocab_size, hp->dim, &m->output, path,
+                              err)))
+            goto fail;
+        m->cls = &m->output;
+        m->hp.shared_classifier = false;
+    } else {
+        m->cls = &m->embd;
+        m->hp.shared_classifier = true;
+    }
+    *out = m;
+    return 0;
+fail:
+    hl_model_free(m);
+    return rc;
+}
+
+void hl_model_free(hl_model_t *m)
+{
+    if (!m)
+        return;
+    if (m->layers) {
+        for (uint32_t l = 0; l < m->hp.n_layers; l++) {
+            hl__layer_t *L = &m->layers[l];
+            free(L->attn_norm);
+            free(L->ffn_norm);
+            free(L->wq.raw);
+            free(L->wk.raw);
+            free(L->wv.raw);
+            free(L->wo.raw);
+            free(L->w_gate.raw);
+            free(L->w_up.raw);
+            free(L->w_down.raw);
+        }
+        free(m->layers);
+    }
+    free(m->embd.raw);
+    free(m->output.raw);
+    free(m->output_norm);
+    free(m->chat_template);
+    hl_tokenizer_free(m->tok);
+    hl_hlm_close(m->hlm);
+    free(m);
+}
+
+const hl_hparams_t *hl_model_hparams(const hl_model_t *m)
+{
+    return &m->hp;
+}
+
+const hl_tokenizer_t *hl_model_tokenizer(const hl_model_t *m)
+{
+    return m->tok;
+}
+
+const hl_hlm_t *hl_model_file(const hl_model_t *m)
+{
+    return m->hlm;
+}
+
+const char *hl_model_chat_template(const hl_model_t *m)
+{
+    return m->chat_template;
+}
+
+uint64_t hl_model_weight_bytes(const hl_model_t *m)
+{
+    return m->weight_bytes;
+}
+
+uint64_t hl_model_raw_bytes(const hl_model_t *m)
+{
+    return m->raw_bytes;
+}
+
+uint64_t hl_model_n_params(const hl_model_t *m)
+{
+    return m->n_params;
+}

@@ -1,0 +1,65 @@
+/*
+ * The loaded model and per-sequence state (internal to engine/).
+ *
+ * A weight matrix W (rows = out, cols = in; y = W x) is used tile by tile. In the normal
+ * mode a tile is Huffman-decoded from the mmapped .hlm into a worker's hot buffer; in raw
+ * mode the whole matrix was decoded once at load into its source dtype bytes (bf16 stays
+ * bf16, q8_0 stays q8_0) and a tile is widened from those bytes into the same hot buffer.
+ * Both then run the same multiply on the same fp32 values, so their results are identical.
+ */
+#ifndef HL_ENGINE_MODEL_H
+#define HL_ENGINE_MODEL_H
+
+#include "huffllm/engine.h"
+
+typedef struct {
+    const hl_hlm_t *h;
+    const hl_tensor_t *t;
+    uint64_t rows, cols;
+    uint64_t row_bytes; /* source dtype bytes per row */
+    uint8_t *raw;       /* raw mode: rows * row_bytes source bytes (owned), else NULL */
+} hl__weight_t;
+
+/*
+ * Fills dst (nrows * cols floats) with tile `tile` of w and reports the bytes it read
+ * (compressed payload, or raw source bytes). @return 0 or HL_EFORMAT (corrupt tile).
+ */
+int hl__weight_tile_f32(const hl__weight_t *w, uint32_t tile, float *dst, uint64_t *bytes_read);
+
+/* Copies row r of w (cols floats) into dst, decoding only the tile that holds it; scratch
+ * holds a whole tile (rows_per_tile * cols floats). */
+int hl__weight_row_f32(const hl__weight_t *w, uint64_t r, float *dst, float *scratch);
+
+typedef struct {
+    float *attn_norm, *ffn_norm; /* (dim,) fp32 */
+    hl__weight_t wq;             /* (q_dim, dim) */
+    hl__weight_t wk, wv;         /* (kv_dim, dim) */
+    hl__weight_t wo;             /* (dim, q_dim) */
+    hl__weight_t w_gate, w_up;   /* (hidden, dim) */
+    hl__weight_t w_down;         /* (dim, hidden) */
+} hl__layer_t;
+
+struct hl_model_s {
+    hl_hlm_t *hlm;
+    hl_hparams_t hp;
+    uint32_t q_dim, kv_dim; /* n_heads * head_dim, n_kv_heads * head_dim */
+    hl_tokenizer_t *tok;
+    char *chat_template;
+    hl__layer_t *layers;
+    hl__weight_t embd;          /* (vocab, dim) */
+    hl__weight_t output;        /* (vocab, dim) when not shared */
+    const hl__weight_t *cls;    /* &output or &embd */
+    float *output_norm;         /* (dim,) */
+    uint64_t max_tile_elems;    /* largest tile of any matrix: the hot buffer's floor */
+    uint64_t weight_bytes, raw_bytes, n_params;
+    bool raw;
+};
+
+struct hl_seq_s {
+    const hl_model_t *m;
+    uint32_t n_ctx, pos;
+    /* (n_layers, n_ctx, kv_dim) each */
+    float *k_cache, *v_cache;
+};
+
+#endif

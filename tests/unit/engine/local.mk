@@ -1,0 +1,14 @@
+# Unit tests of engine/ (sampler, stop strings, kernels, thread pool).
+check_PROGRAMS += tests/unit/engine/test_sampler tests/unit/engine/test_stop \
+	tests/unit/engine/test_kernels
+TESTS += tests/unit/engine/test_sampler tests/unit/engine/test_stop \
+	tests/unit/engine/test_kernels
+tests_unit_engine_test_sampler_SOURCES = tests/unit/engine/test_sampler.c
+tests_unit_engine_test_sampler_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_sampler_LDADD = $(HL_ENGINE_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
+tests_unit_engine_test_stop_SOURCES = tests/unit/engine/test_stop.c
+tests_unit_engine_test_stop_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_stop_LDADD = $(HL_ENGINE_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
+tests_unit_engine_test_kernels_SOURCES = tests/unit/engine/test_kernels.c
+tests_unit_engine_test_kernels_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_kernels_LDADD = $(HL_ENGINE_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
