@@ -1,0 +1,31 @@
+#!/bin/sh
+# `make fuzz`: builds every fuzz target with clang's libFuzzer + ASan + UBSan in build-fuzz/
+# and runs each for FUZZ_SECONDS (default 60) on a copy of its corpus. New crashes are left in
+# build-fuzz/crashes/<target>/; add them to tests/fuzz/corpus/<name>/ once fixed.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir="$top/build-fuzz"
+secs="${FUZZ_SECONDS:-60}"
+san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
+BUILD_DIR="$dir" "$top/scripts/build.sh" CC=clang CFLAGS="-O1 -g $san" \
+    LDFLAGS="-fsanitize=address,undefined" --enable-fuzz
+targets="${FUZZ_TARGETS:-$HL_FUZZ_TARGETS}"
+for t in $targets; do
+    make -C "$dir" -s "tests/fuzz/$t"
+done
+status=0
+for t in $targets; do
+    name=${t#fuzz_}
+    work="$dir/corpus/$name"
+    crashes="$dir/crashes/$t"
+    mkdir -p "$work" "$crashes"
+    cp -n "$top/tests/fuzz/corpus/$name/"* "$work/" 2>/dev/null || true
+    echo "== $t: ${secs}s"
+    if ! "$dir/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$crashes/" "$work" 2>"$dir/$t.log"; then
+        status=1
+        echo "   CRASH: see $dir/$t.log and $crashes/"
+    fi
+    grep -E "^#[0-9]+ *DONE" "$dir/$t.log" | tail -1 | sed 's/^/   /' || true
+done
+exit $status
