@@ -5,4 +5,3 @@ include tests/unit/server/dist.mk
 include tests/unit/server/local.mk
 include tests/unit/engine/local.mk
 include tests/fuzz/local.mk
-include tests/fuzz/local.mk
