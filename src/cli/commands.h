@@ -13,4 +13,5 @@ typedef struct {
 } hl_cli_command_t;
 
 /* One declaration per command file (add yours in the same commit as the file). */
+int hl_cmd_pull(int argc, char **argv);
 #endif

@@ -5,3 +5,7 @@ src_pull_libhl_pull_a_SOURCES = \
 	src/pull/manifest.c \
 	src/pull/state.c \
 	src/pull/state.h
+src_pull_libhl_pull_a_SOURCES += \
+	src/pull/fetch.c \
+	src/pull/fetch.h \
+	src/pull/pull.c
