@@ -1,0 +1,75 @@
+/* Internal to format/: the opened-container object shared by reader, verifier and restorer,
+ * and the source-model checks used by the writer. */
+#ifndef HL_FORMAT_INTERNAL_H
+#define HL_FORMAT_INTERNAL_H
+
+#include "format/layout.h"
+#include "huffllm/format.h"
+
+typedef struct {
+    char *name;
+    uint64_t size;
+    uint8_t sha256[HL_SHA256_LEN];
+    bool primary;
+    uint64_t first_seg, n_segs;
+} hl__file_t;
+
+typedef struct {
+    uint32_t kind;   /* HL__SEG_VERBATIM or HL__SEG_TENSOR */
+    uint32_t tensor; /* tensor index (HL__SEG_TENSOR) */
+    uint64_t offset; /* absolute file offset of verbatim bytes (HL__SEG_VERBATIM) */
+    uint64_t length;
+} hl__seg_t;
+
+/* Where a tensor came from in the source model. */
+typedef struct {
+    uint32_t file;
+    uint64_t offset;
+} hl__tensor_src_t;
+
+struct hl_hlm_s {
+    char *path;
+    hl_mapped_file_t map;
+    uint32_t version;
+    uint8_t digest[HL_SHA256_LEN];
+    json_t *meta;
+    size_t n_tensors;
+    hl_tensor_t *tensors;
+    hl__tensor_src_t *tsrc;
+    char *strings; /* NUL-terminated copies of tensor names and roles */
+    size_t strings_cap;
+    hl_tile_entry_t *tiles;
+    uint64_t n_tiles;
+    size_t n_files;
+    hl__file_t *files;
+    uint64_t n_segs;
+    hl__seg_t *segs;
+    uint64_t tiles_off, tiles_len;
+    uint64_t max_tile_elems; /* largest tile of any tensor, in elements */
+};
+
+/* The trailer digest against the file's bytes. @return 0 or HL_ECHECKSUM (message set). */
+int hl__check_digest(const hl_hlm_t *h, hl_error_t *err);
+/* Tile j's CRC32C. @return 0 or HL_ECHECKSUM naming tensor and tile. */
+int hl__check_tile_crc(const hl_hlm_t *h, const hl_tensor_t *t, uint32_t j, hl_error_t *err);
+
+/* Receives the bytes of a rebuilt source file in order. @return 0 or an HL_E* code. */
+typedef int (*hl__sink_fn)(void *ud, const void *data, size_t len, hl_error_t *err);
+/*
+ * Rebuilds source file fi from its recipe (checking each tile's CRC32C and decoding it) and
+ * checks the file's recorded SHA-256. sink may be NULL (verification only).
+ */
+int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud, hl_error_t *err);
+
+/* Elements in tile `tile` of t. */
+uint64_t hl__tile_elems(const hl_tensor_t *t, uint32_t tile);
+
+/*
+ * Checks an importer's description before writing: file indices, dtypes, shapes (overflow),
+ * byte counts against dtype x shape, Q8_0 rows made of whole blocks, tensors inside their
+ * files and not overlapping, safe unique file names, at most one primary file.
+ * @param order out: n_tensors indices sorted by (file, offset); caller frees.
+ */
+int hl__source_check(const hl_source_t *src, size_t **order, hl_error_t *err);
+
+#endif /* HL_FORMAT_INTERNAL_H */

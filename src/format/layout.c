@@ -1,0 +1,103 @@
+/* Layout helpers shared by the .hlm writer and reader: shape math, names, histograms. */
+#include "format/layout.h"
+
+#include <string.h>
+
+int hl__shape_rows_cols(uint32_t n_dims, const uint64_t *shape, uint64_t *rows, uint64_t *cols)
+{
+    if (n_dims == 0) {
+        *rows = 1;
+        *cols = 1;
+        return 0;
+    }
+    uint64_t r = 1;
+    for (uint32_t i = 0; i + 1 < n_dims; i++)
+        if (!hl_mul_ok(r, shape[i], &r))
+            return HL_EOVERFLOW;
+    uint64_t total;
+    if (!hl_mul_ok(r, shape[n_dims - 1], &total))
+        return HL_EOVERFLOW;
+    *rows = r;
+    *cols = shape[n_dims - 1];
+    return 0;
+}
+
+uint64_t hl__rows_per_tile(uint64_t tile_weights, uint64_t cols)
+{
+    if (cols == 0)
+        return 1;
+    uint64_t r = tile_weights / cols;
+    return r ? r : 1;
+}
+
+int hl__tile_count(uint64_t rows, uint64_t cols, uint64_t rows_per_tile, uint32_t *out)
+{
+    if (rows == 0 || cols == 0) {
+        *out = 0; /* an empty tensor has no tiles */
+        return 0;
+    }
+    if (rows_per_tile == 0)
+        return HL_EFORMAT;
+    uint64_t n = rows / rows_per_tile + (rows % rows_per_tile != 0);
+    if (n > UINT32_MAX)
+        return HL_EOVERFLOW;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+bool hl__file_name_ok(const char *name, size_t len)
+{
+    if (len == 0 || memchr(name, '/', len) || memchr(name, '\0', len))
+        return false;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    return true;
+}
+
+size_t hl__hist_encode(const uint64_t hist[HL_HUF_SYMBOLS], uint8_t *out)
+{
+    size_t n = 0;
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        uint64_t c = hist[s];
+        if (!c)
+            continue;
+        out[n++] = (uint8_t)s;
+        do { /* LEB128: at most 10 bytes for 64 bits */
+            uint8_t b = c & 0x7f;
+            c >>= 7;
+            out[n++] = (uint8_t)(b | (c ? 0x80 : 0));
+        } while (c);
+    }
+    return n;
+}
+
+int hl__hist_decode(const uint8_t *in, size_t len, uint64_t hist[HL_HUF_SYMBOLS])
+{
+    memset(hist, 0, sizeof(uint64_t) * HL_HUF_SYMBOLS);
+    size_t i = 0;
+    int prev = -1;
+    while (i < len) {
+        int s = in[i++];
+        if (s <= prev)
+            return HL_EFORMAT;
+        prev = s;
+        uint64_t c = 0;
+        unsigned shift = 0;
+        for (;;) {
+            if (i >= len || shift > 63)
+                return HL_EFORMAT;
+            uint8_t b = in[i++];
+            uint64_t part = (uint64_t)(b & 0x7f);
+            if (shift == 63 && part > 1)
+                return HL_EFORMAT;
+            c |= part << shift;
+            shift += 7;
+            if (!(b & 0x80))
+                break;
+        }
+        if (c == 0)
+            return HL_EFORMAT;
+        hist[s] = c;
+    }
+    return 0;
+}
