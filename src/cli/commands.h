@@ -13,5 +13,6 @@ typedef struct {
 } hl_cli_command_t;
 
 /* One declaration per command file (add yours in the same commit as the file). */
+int hl_cmd_run(int argc, char **argv);
 int hl_cmd_pull(int argc, char **argv);
 #endif

@@ -1,5 +1,6 @@
 # cli/: the huffllm command. Each command file is added to huffllm_SOURCES by its owner.
 bin_PROGRAMS += huffllm
 huffllm_SOURCES = src/cli/main.c src/cli/commands.h
+huffllm_SOURCES += src/cli/cmd_run.c
 huffllm_SOURCES += src/cli/cmd_pull.c
 huffllm_LDADD = $(HL_ALL_LIBS)

@@ -9,6 +9,7 @@
 
 /* One line per command (add yours in the same commit as its file). */
 static const hl_cli_command_t commands[] = {
+    {"run", hl_cmd_run, "generate text from a .hlm model (weights decoded tile by tile)"},
     {"pull", hl_cmd_pull, "download a model from a huffllmd, verified and resumable"},
     {NULL, NULL, NULL},
 };

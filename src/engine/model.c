@@ -84,6 +84,14 @@ static int parse_hparams(const json_t *meta, hl_hparams_t *hp, hl_error_t *err)
         return hl_error_set(err, HL_EFORMAT,
                             "metadata hparams.head_dim: %u (expected a positive even number)",
                             hp->head_dim);
+    uint32_t rope_dim;
+    if ((rc = get_u32(j, "rope_dim", false, hp->head_dim, &rope_dim, err)))
+        return rc;
+    if (rope_dim != hp->head_dim)
+        return hl_error_set(err, HL_EUNSUPPORTED,
+                            "metadata hparams.rope_dim: %u (partial rotary embeddings are not "
+                            "supported; expected head_dim %u)",
+                            rope_dim, hp->head_dim);
     uint64_t q_dim;
     if (!hl_mul_ok(hp->n_heads, hp->head_dim, &q_dim) || q_dim > INT_MAX)
         return hl_error_set(err, HL_EOVERFLOW, "metadata hparams: n_heads x head_dim overflows");

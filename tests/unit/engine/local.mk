@@ -12,3 +12,14 @@ tests_unit_engine_test_stop_LDADD = $(HL_ENGINE_LIB) $(HL_COMMON_LIB) $(HL_TEST_
 tests_unit_engine_test_kernels_SOURCES = tests/unit/engine/test_kernels.c
 tests_unit_engine_test_kernels_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_engine_test_kernels_LDADD = $(HL_ENGINE_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
+
+# Engine tests on the real models (need the import, format, codec and tokenizer modules).
+check_PROGRAMS += tests/unit/engine/test_forward tests/unit/engine/test_golden
+TESTS += tests/unit/engine/test_forward tests/unit/engine/test_golden
+HL_ENGINE_FIXTURE = tests/unit/engine/model_fixture.c tests/unit/engine/model_fixture.h
+tests_unit_engine_test_forward_SOURCES = tests/unit/engine/test_forward.c $(HL_ENGINE_FIXTURE)
+tests_unit_engine_test_forward_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_forward_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_engine_test_golden_SOURCES = tests/unit/engine/test_golden.c $(HL_ENGINE_FIXTURE)
+tests_unit_engine_test_golden_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_golden_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

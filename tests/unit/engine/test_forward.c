@@ -1,0 +1,247 @@
+/*
+ * Engine invariants on real models (compressed into temporary .hlm files):
+ * batch == single, prefill == token by token, compressed == raw, 1 thread == 3 threads,
+ * all bit for bit; seeded sampling reproduces; bad calls are refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_fixture.h"
+
+#define BIN "stories260K/stories260K.bin", "stories260K/tok512.bin"
+
+static int teardown(void **state)
+{
+    (void)state;
+    fixture_cleanup();
+    return 0;
+}
+
+static hl_engine_t *make_engine(unsigned threads)
+{
+    hl_engine_opts_t eo = {.n_threads = threads, .hot_buffer_bytes = 4096};
+    hl_engine_t *e = NULL;
+    assert_int_equal(hl_engine_create(&eo, &e, NULL), 0);
+    return e;
+}
+
+/* A token script: deterministic ids in [2, vocab). */
+static int32_t script(uint32_t vocab, size_t seqno, size_t i)
+{
+    return (int32_t)(2 + (seqno * 7919 + i * 104729 + i * i * 31) % (vocab - 2));
+}
+
+/* Feeds tokens 0..n-1 of script s one step at a time; logits of the last step to out. */
+static void run_alone(hl_engine_t *e, const hl_model_t *m, size_t s, size_t n, float *out)
+{
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    hl_seq_t *q;
+    assert_int_equal(hl_seq_create(m, 0, &q), 0);
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = script(vocab, s, i);
+        hl_seq_t *qs[1] = {q};
+        float *lg[1] = {i + 1 == n ? out : NULL};
+        assert_int_equal(hl_engine_step(e, m, qs, &t, 1, lg), 0);
+    }
+    assert_int_equal(hl_seq_pos(q), n);
+    hl_seq_free(q);
+}
+
+static void check_batch_equals_single(const char *rel, const char *tok)
+{
+    hl_model_t *m = fixture_load(fixture_hlm(rel, tok), false);
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    hl_engine_t *e = make_engine(2);
+    enum { NS = 3 };
+    const size_t len[NS] = {1, 9, 70}; /* 70 > one prefill chunk */
+    hl_seq_t *seqs[NS];
+    float *batch[NS], *alone = malloc(vocab * sizeof(float));
+    for (size_t s = 0; s < NS; s++) {
+        assert_int_equal(hl_seq_create(m, 0, &seqs[s]), 0);
+        batch[s] = malloc(vocab * sizeof(float));
+        /* all but the last token as a prefill (several rows of one sequence per step) */
+        int32_t ids[128];
+        for (size_t i = 0; i + 1 < len[s]; i++)
+            ids[i] = script(vocab, s, i);
+        assert_int_equal(hl_engine_prefill(e, m, seqs[s], ids, len[s] - 1, NULL), 0);
+    }
+    /* then 3 batch steps, the sequences at different positions */
+    for (size_t step = 0; step < 3; step++) {
+        int32_t toks[NS];
+        for (size_t s = 0; s < NS; s++)
+            toks[s] = script(vocab, s, len[s] - 1 + step);
+        assert_int_equal(hl_engine_step(e, m, seqs, toks, NS, batch), 0);
+        for (size_t s = 0; s < NS; s++) {
+            run_alone(e, m, s, len[s] + step, alone);
+            if (memcmp(alone, batch[s], vocab * sizeof(float)))
+                fail_msg("%s: sequence %zu step %zu: batch logits differ from alone", rel, s,
+                         step);
+        }
+    }
+    for (size_t s = 0; s < NS; s++) {
+        hl_seq_free(seqs[s]);
+        free(batch[s]);
+    }
+    free(alone);
+    hl_engine_stats_t st;
+    hl_engine_stats(e, &st);
+    assert_true(st.weights_decoded > 0 && st.bytes_decoded > 0 && st.steps > 0);
+    assert_true(st.batch_tokens > st.steps); /* some steps had several sequences */
+    hl_engine_free(e);
+    hl_model_free(m);
+}
+
+static void test_batch_equals_single(void **state)
+{
+    (void)state;
+    check_batch_equals_single(BIN);                             /* interleaved RoPE, MHA */
+    check_batch_equals_single("tinystories-656K-hf", NULL);     /* rotate-half RoPE, GQA */
+}
+
+/* Logits after each of n script tokens, for one model/mode/thread count. */
+static float *trace(const char *hlm, bool raw, unsigned threads, size_t n, uint32_t *vocab)
+{
+    hl_model_t *m = fixture_load(hlm, raw);
+    hl_engine_t *e = make_engine(threads);
+    *vocab = hl_model_hparams(m)->vocab_size;
+    float *out = malloc(n * *vocab * sizeof(float));
+    hl_seq_t *q;
+    assert_int_equal(hl_seq_create(m, 0, &q), 0);
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = script(*vocab, 5, i);
+        hl_seq_t *qs[1] = {q};
+        float *lg[1] = {out + i * *vocab};
+        assert_int_equal(hl_engine_step(e, m, qs, &t, 1, lg), 0);
+    }
+    hl_seq_free(q);
+    hl_engine_free(e);
+    if (raw)
+        assert_true(hl_model_weight_bytes(m) >= hl_model_raw_bytes(m) / 2);
+    hl_model_free(m);
+    return out;
+}
+
+static void test_compressed_equals_raw_and_threads(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "gguf/stories260K-BF16.gguf",
+        "gguf/stories260K-F16.gguf",
+        "gguf/stories260K-Q8_0.gguf",
+        "gguf/stories260K-F32.gguf",
+    };
+    enum { N = 12 };
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        const char *hlm = fixture_hlm(files[f], NULL);
+        uint32_t v1, v2, v3;
+        float *c1 = trace(hlm, false, 1, N, &v1);
+        float *r1 = trace(hlm, true, 1, N, &v2);
+        float *c3 = trace(hlm, false, 3, N, &v3);
+        if (memcmp(c1, r1, N * v1 * sizeof(float)))
+            fail_msg("%s: compressed and raw logits differ", files[f]);
+        if (memcmp(c1, c3, N * v1 * sizeof(float)))
+            fail_msg("%s: 1-thread and 3-thread logits differ", files[f]);
+        free(c1);
+        free(r1);
+        free(c3);
+    }
+}
+
+static void sample_run(hl_engine_t *e, const hl_model_t *m, uint64_t seed, int32_t *out, size_t n)
+{
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    hl_sampler_params_t sp;
+    hl_sampler_params_default(&sp);
+    sp.temperature = 0.9f;
+    sp.top_p = 0.95f;
+    sp.top_k = 40;
+    sp.seed = seed;
+    hl_sampler_t *smp;
+    assert_int_equal(hl_sampler_create(&sp, vocab, &smp), 0);
+    hl_seq_t *q;
+    assert_int_equal(hl_seq_create(m, 0, &q), 0);
+    float *logits = malloc(vocab * sizeof(float));
+    int32_t t = hl_tokenizer_bos(hl_model_tokenizer(m));
+    for (size_t i = 0; i < n; i++) {
+        hl_seq_t *qs[1] = {q};
+        float *lg[1] = {logits};
+        assert_int_equal(hl_engine_step(e, m, qs, &t, 1, lg), 0);
+        t = hl_sampler_sample(smp, logits, NULL, NULL, NULL, 0);
+        hl_sampler_accept(smp, t);
+        out[i] = t;
+    }
+    free(logits);
+    hl_seq_free(q);
+    hl_sampler_free(smp);
+}
+
+static void test_seeded_sampling_reproduces(void **state)
+{
+    (void)state;
+    hl_model_t *m = fixture_load(fixture_hlm(BIN), false);
+    hl_engine_t *e = make_engine(2);
+    enum { N = 40 };
+    int32_t a[N], b[N], c[N];
+    sample_run(e, m, 77, a, N);
+    sample_run(e, m, 77, b, N);
+    sample_run(e, m, 78, c, N);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_not_equal(a, c, sizeof a);
+    hl_engine_free(e);
+    hl_model_free(m);
+}
+
+static void test_bad_calls(void **state)
+{
+    (void)state;
+    hl_model_t *m = fixture_load(fixture_hlm(BIN), false);
+    hl_model_t *m2 = fixture_load(fixture_hlm(BIN), true);
+    hl_engine_t *e = make_engine(1);
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    hl_seq_t *q, *q2;
+    assert_int_equal(hl_seq_create(m, 2, &q), 0);
+    assert_int_equal(hl_seq_create(m2, 2, &q2), 0);
+    int32_t bad = (int32_t)vocab, neg = -1, ok = 1;
+    hl_seq_t *qs[2] = {q, q};
+    assert_int_equal(hl_engine_step(e, m, qs, &bad, 1, NULL), HL_EINVAL);
+    assert_int_equal(hl_engine_step(e, m, qs, &neg, 1, NULL), HL_EINVAL);
+    int32_t two[2] = {1, 1};
+    assert_int_equal(hl_engine_step(e, m, qs, two, 2, NULL), HL_EINVAL); /* same seq twice */
+    hl_seq_t *other[1] = {q2};
+    assert_int_equal(hl_engine_step(e, m, other, &ok, 1, NULL), HL_EINVAL); /* wrong model */
+    int32_t three[3] = {1, 5, 6};
+    assert_int_equal(hl_engine_prefill(e, m, q, three, 3, NULL), HL_ERANGE);
+    assert_int_equal(hl_engine_prefill(e, m, q, three, 2, NULL), 0);
+    assert_int_equal(hl_engine_step(e, m, qs, &ok, 1, NULL), HL_ERANGE); /* full */
+    hl_seq_reset(q);
+    assert_int_equal(hl_seq_pos(q), 0);
+    assert_int_equal(hl_engine_step(e, m, qs, &ok, 1, NULL), 0);
+    hl_seq_free(q);
+    hl_seq_free(q2);
+    hl_engine_free(e);
+    hl_model_free(m);
+    hl_model_free(m2);
+
+    hl_error_t err;
+    hl_error_clear(&err);
+    hl_model_t *none = NULL;
+    assert_true(hl_model_load("/nonexistent/x.hlm", NULL, &none, &err) < 0);
+    assert_null(none);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.hlm"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_compressed_equals_raw_and_threads),
+        cmocka_unit_test(test_seeded_sampling_reproduces),
+        cmocka_unit_test(test_bad_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
