@@ -5,4 +5,5 @@ include tests/unit/pull/local.mk
 include tests/unit/server/dist.mk
 include tests/unit/server/local.mk
 include tests/unit/engine/local.mk
+include tests/unit/tokenizer/local.mk
 include tests/fuzz/local.mk

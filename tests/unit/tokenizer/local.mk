@@ -1,0 +1,24 @@
+# tokenizer/: goldens from ref_tokenize.py, round trips, detokenizer, byte-level BPE.
+HL_TOK_TESTS = tests/unit/tokenizer/test_tokenizer tests/unit/tokenizer/test_detok \
+	tests/unit/tokenizer/test_gpt2
+check_PROGRAMS += $(HL_TOK_TESTS)
+TESTS += $(HL_TOK_TESTS)
+EXTRA_DIST += tests/unit/tokenizer/ref_tokenize.py tests/unit/tokenizer/golden_tok512.tsv \
+	tests/unit/tokenizer/golden_hf656k.tsv
+
+HL_TOK_TEST_SUPPORT = tests/unit/tokenizer/fixture.c tests/unit/tokenizer/fixture.h
+
+tests_unit_tokenizer_test_tokenizer_SOURCES = tests/unit/tokenizer/test_tokenizer.c \
+	$(HL_TOK_TEST_SUPPORT)
+tests_unit_tokenizer_test_tokenizer_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_tokenizer_test_tokenizer_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+
+tests_unit_tokenizer_test_detok_SOURCES = tests/unit/tokenizer/test_detok.c \
+	$(HL_TOK_TEST_SUPPORT)
+tests_unit_tokenizer_test_detok_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_tokenizer_test_detok_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+
+tests_unit_tokenizer_test_gpt2_SOURCES = tests/unit/tokenizer/test_gpt2.c \
+	$(HL_TOK_TEST_SUPPORT)
+tests_unit_tokenizer_test_gpt2_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_tokenizer_test_gpt2_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

@@ -1,0 +1,326 @@
+/*
+ * SentencePiece-style tokenizers on the real vocabularies: agreement with the golden ids
+ * of ref_tokenize.py (llama2.c run.c encode over tok512.bin, Hugging Face BPE over the
+ * tinystories-656K tokenizer.json), round trips, special tokens, accessors, bad input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+static hl_tokenizer_t *tok512(bool lower_eighth)
+{
+    char *path = fx_model_path("stories260K/tok512.bin");
+    hl_tokenizer_t *t = fx_create(fx_llama2c_desc(path, lower_eighth));
+    free(path);
+    return t;
+}
+
+static hl_tokenizer_t *hf656k(void)
+{
+    char *path = fx_model_path("tinystories-656K-hf/tokenizer.json");
+    hl_tokenizer_t *t = fx_create(fx_hf_desc(path, 1, 2));
+    free(path);
+    return t;
+}
+
+static void check_goldens(hl_tokenizer_t *t, const char *file)
+{
+    char *path = fx_test_path(file);
+    size_t n;
+    fx_golden_t *g = fx_goldens(path, &n);
+    assert_true(n >= 15);
+    for (size_t i = 0; i < n; i++) {
+        int32_t *ids;
+        size_t n_ids;
+        assert_int_equal(hl_tokenizer_encode(t, g[i].text, g[i].len, false, false, &ids, &n_ids),
+                         0);
+        if (n_ids != g[i].n_ids || memcmp(ids, g[i].ids, n_ids * sizeof *ids) != 0) {
+            size_t k = 0;
+            while (k < n_ids && k < g[i].n_ids && ids[k] == g[i].ids[k])
+                k++;
+            fail_msg("%s line %zu (\"%.40s\"): %zu ids, expected %zu; first difference at %zu",
+                     file, i + 1, g[i].text, n_ids, g[i].n_ids, k);
+        }
+        free(ids);
+    }
+    fx_goldens_free(g, n);
+    free(path);
+}
+
+static void test_tok512_goldens(void **state)
+{
+    (void)state;
+    /* The vocabulary as the .bin spells it (' ') and as SentencePiece does (U+2581). */
+    for (int v = 0; v < 2; v++) {
+        hl_tokenizer_t *t = tok512(v == 1);
+        assert_int_equal(hl_tokenizer_n_vocab(t), 512);
+        check_goldens(t, "golden_tok512.tsv");
+        hl_tokenizer_free(t);
+    }
+}
+
+static void test_hf656k_goldens(void **state)
+{
+    (void)state;
+    hl_tokenizer_t *t = hf656k();
+    assert_int_equal(hl_tokenizer_n_vocab(t), 2048);
+    check_goldens(t, "golden_hf656k.tsv");
+    hl_tokenizer_free(t);
+}
+
+static void roundtrip(const hl_tokenizer_t *t, const char *text, size_t len, bool bos)
+{
+    int32_t *ids;
+    size_t n, out_len;
+    assert_int_equal(hl_tokenizer_encode(t, text, len, bos, false, &ids, &n), 0);
+    if (bos) {
+        assert_true(n >= 1);
+        assert_int_equal(ids[0], hl_tokenizer_bos(t));
+    }
+    char *back = hl_tokenizer_decode(t, ids, n, &out_len);
+    assert_non_null(back);
+    assert_int_equal(out_len, len);
+    assert_memory_equal(back, text, len);
+    free(back);
+    free(ids);
+}
+
+static void test_stories260k_known_text(void **state)
+{
+    (void)state;
+    /* llama2.c generates exactly this text from stories260K with this vocabulary. */
+    static const char text[] = "Once upon a time, there was a little girl named Lily.";
+    for (int v = 0; v < 2; v++) {
+        hl_tokenizer_t *t = tok512(v == 1);
+        int32_t *ids;
+        size_t n;
+        assert_int_equal(hl_tokenizer_encode(t, text, strlen(text), true, false, &ids, &n), 0);
+        assert_int_equal(ids[0], 1);
+        assert_true(n > 5 && n < 30);
+        char piece[64];
+        /* The first word after BOS loses the dummy-prefix space. */
+        size_t pl = hl_tokenizer_piece(t, ids[0], ids[1], piece, sizeof piece);
+        assert_true(pl == 4 && memcmp(piece, "Once", 4) == 0);
+        assert_int_equal(hl_tokenizer_piece(t, -1, ids[1], piece, sizeof piece), 5);
+        assert_memory_equal(piece, " Once", 5);
+        char *back = hl_tokenizer_decode(t, ids, n, NULL);
+        assert_string_equal(back, text);
+        free(back);
+        free(ids);
+        hl_tokenizer_free(t);
+    }
+}
+
+static void test_roundtrips(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "",
+        "x",
+        " leading space",
+        "  two leading spaces",
+        "trailing  ",
+        "Tom said: \"Hi!\"\nSue said: 'Bye.'\n\n\tEnd\r\n",
+        "caf\xC3\xA9 na\xC3\xAFve \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xF0\x9F\x98\x80!",
+        /* invalid UTF-8: lone continuation, truncated sequences, overlong, 0xFF, NUL */
+        "\x80\xBF abc \xC3 \xE6\x97 \xF0\x9F\x98 \xC0\xAF \xFF\xFE\x00 end",
+    };
+    hl_tokenizer_t *t = tok512(true);
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        size_t len = i == 7 ? 48 : strlen(texts[i]);
+        roundtrip(t, texts[i], len, true);
+        roundtrip(t, texts[i], len, false);
+    }
+    /* Random byte strings, seeded. */
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    char buf[200];
+    for (int r = 0; r < 200; r++) {
+        size_t len = (size_t)(r % 64) + 1;
+        for (size_t k = 0; k < len; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            uint8_t b = (uint8_t)(s >> 56);
+            buf[k] = (char)(r % 2 ? b : (b % 96) + 32); /* half printable, half any byte */
+        }
+        roundtrip(t, buf, len, r % 3 != 0);
+    }
+    hl_tokenizer_free(t);
+}
+
+static void test_long_text_is_fast_and_exact(void **state)
+{
+    (void)state;
+    /* 200 KiB of story text: the heap-based merge is O(n log n); the O(n^2) loop of
+     * run.c would take minutes here. */
+    static const char para[] = "Once upon a time, there was a little girl named Lily. She "
+                               "loved to play outside in the park. \xE6\x97\xA5 ";
+    size_t plen = strlen(para), reps = (200u << 10) / plen, len = plen * reps;
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(text + i * plen, para, plen);
+    hl_tokenizer_t *t = tok512(true);
+    double t0 = hl_now();
+    roundtrip(t, text, len, true);
+    double dt = hl_now() - t0;
+    print_message("encode+decode of %zu bytes: %.3f s\n", len, dt);
+    /* Each repetition tokenizes the same way: merges cannot cross the byte tokens of the
+     * last character, and the trailing "▁" joins the next "Once" as the dummy prefix did. */
+    int32_t *ids, *one;
+    size_t n, n1;
+    assert_int_equal(hl_tokenizer_encode(t, text, len, false, false, &ids, &n), 0);
+    assert_int_equal(hl_tokenizer_encode(t, para, plen, false, false, &one, &n1), 0);
+    assert_int_equal(n, (n1 - 1) * reps + 1);
+    free(ids);
+    free(one);
+    hl_tokenizer_free(t);
+    free(text);
+}
+
+static void test_special_tokens(void **state)
+{
+    (void)state;
+    hl_tokenizer_t *t = hf656k();
+    static const char text[] = "<|start_story|>Once upon a time<|end_story|>";
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(hl_tokenizer_encode(t, text, strlen(text), false, true, &ids, &n), 0);
+    assert_true(n >= 4);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[n - 1], 2);
+    char *back = hl_tokenizer_decode(t, ids, n, NULL);
+    assert_string_equal(back, "Once upon a time"); /* control tokens print nothing */
+    free(back);
+    free(ids);
+    /* Without parse_special the markers are plain text. */
+    assert_int_equal(hl_tokenizer_encode(t, text, strlen(text), false, false, &ids, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(ids[i] != 1 && ids[i] != 2);
+    free(ids);
+    assert_int_equal(hl_tokenizer_find(t, "<|end_story|>", 13), 2);
+    assert_int_equal(hl_tokenizer_find(t, "no such token", 13), -1);
+    size_t len;
+    assert_string_equal(hl_tokenizer_token_text(t, 2, &len), "<|end_story|>");
+    assert_int_equal(len, 13);
+    assert_null(hl_tokenizer_token_text(t, 5000, &len));
+    hl_tokenizer_free(t);
+
+    /* tok512 calls its BOS "\n<s>\n" in the .bin; llama2.c prints it as nothing. */
+    t = tok512(true);
+    static const char bos_text[] = "a\n<s>\nb";
+    assert_int_equal(hl_tokenizer_encode(t, bos_text, 7, false, true, &ids, &n), 0);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found |= ids[i] == 1;
+    assert_true(found);
+    free(ids);
+    char piece[16];
+    assert_int_equal(hl_tokenizer_piece(t, -1, 1, piece, sizeof piece), 0);
+    hl_tokenizer_free(t);
+}
+
+static void test_accessors(void **state)
+{
+    (void)state;
+    hl_tokenizer_t *t = tok512(false);
+    assert_int_equal(hl_tokenizer_bos(t), 1);
+    assert_int_equal(hl_tokenizer_eos(t), 2);
+    assert_true(hl_tokenizer_add_bos(t));
+    assert_true(hl_tokenizer_is_eog(t, 1));
+    assert_true(hl_tokenizer_is_eog(t, 2));
+    assert_false(hl_tokenizer_is_eog(t, 3));
+    /* Byte tokens give their byte; the space symbol gives ' '. */
+    char piece[16];
+    int32_t nl = hl_tokenizer_find(t, "<0x0A>", 6);
+    assert_true(nl >= 0);
+    assert_int_equal(hl_tokenizer_piece(t, -1, nl, piece, sizeof piece), 1);
+    assert_int_equal(piece[0], '\n');
+    assert_int_equal(hl_tokenizer_piece(t, -1, -5, piece, sizeof piece), 0);
+    /* snprintf-like: the full length comes back even when cap is short. */
+    int32_t the = hl_tokenizer_find(t, " the", 4);
+    assert_true(the >= 0);
+    assert_int_equal(hl_tokenizer_piece(t, -1, the, piece, 2), 4);
+    assert_memory_equal(piece, " t", 2);
+    assert_true(hl_detok_max_out(t) >= 3 * 4);
+    hl_tokenizer_free(t);
+
+    /* add_bos false and no special ids. */
+    json_t *d = json_pack("{ss s[sss] s[fff] sb}", "model", "llama", "tokens", "a", "b", "ab",
+                          "scores", 0.0, 0.0, 1.0, "add_space_prefix", 0);
+    t = fx_create(d);
+    assert_int_equal(hl_tokenizer_bos(t), -1);
+    assert_false(hl_tokenizer_add_bos(t));
+    assert_false(hl_tokenizer_is_eog(t, 0));
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(hl_tokenizer_encode(t, "ab", 2, true, false, &ids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 2);
+    free(ids);
+    /* No byte tokens, no unk: a character the vocabulary cannot write is an error. */
+    assert_int_equal(hl_tokenizer_encode(t, "abc", 3, false, false, &ids, &n), HL_EINVAL);
+    assert_null(ids);
+    hl_tokenizer_free(t);
+}
+
+static void expect_bad(const char *json, int code, const char *needle)
+{
+    json_error_t jerr;
+    json_t *d = json_loads(json, 0, &jerr);
+    assert_non_null(d);
+    hl_tokenizer_t *t = (hl_tokenizer_t *)1;
+    hl_error_t err = {0};
+    assert_int_equal(hl_tokenizer_create(d, &t, &err), code);
+    assert_null(t);
+    if (!strstr(err.msg, needle))
+        fail_msg("error \"%s\" does not mention \"%s\"", err.msg, needle);
+    json_decref(d);
+}
+
+static void test_bad_descriptions(void **state)
+{
+    (void)state;
+    expect_bad("[]", HL_EFORMAT, "object");
+    expect_bad("{\"model\":\"bert\",\"tokens\":[\"a\"]}", HL_EUNSUPPORTED, "bert");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[]}", HL_EFORMAT, "tokens");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\",3],\"scores\":[0,0]}", HL_EFORMAT,
+               "tokens[1]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[{\"bytes\":\"zz\"}],\"scores\":[0]}", HL_EFORMAT,
+               "tokens[0]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\",\"b\"],\"scores\":[0]}", HL_EFORMAT,
+               "scores");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"],\"scores\":[\"x\"]}", HL_EFORMAT,
+               "scores[0]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"],\"scores\":[0],\"token_types\":[9]}",
+               HL_EFORMAT, "token_types[0]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"],\"scores\":[0],\"bos_id\":1}", HL_EFORMAT,
+               "bos_id");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"],\"scores\":[0],\"eog_ids\":[-1]}",
+               HL_EFORMAT, "eog_ids[0]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"],\"scores\":[0],\"add_bos\":1}", HL_EFORMAT,
+               "add_bos");
+    expect_bad("{\"model\":\"gpt2\",\"tokens\":[\"a\"],\"merges\":[\"ab\"]}", HL_EFORMAT,
+               "merges[0]");
+    expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"]}", HL_EFORMAT, "scores");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tok512_goldens),
+        cmocka_unit_test(test_hf656k_goldens),
+        cmocka_unit_test(test_stories260k_known_text),
+        cmocka_unit_test(test_roundtrips),
+        cmocka_unit_test(test_long_text_is_fast_and_exact),
+        cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_bad_descriptions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
