@@ -1,5 +1,6 @@
 # Unit tests mirror modules: tests/unit/<module>/local.mk
 include tests/unit/common/local.mk
+include tests/unit/codec/local.mk
 include tests/unit/format/local.mk
 include tests/unit/pull/local.mk
 include tests/unit/server/dist.mk

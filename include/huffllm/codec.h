@@ -98,10 +98,13 @@ typedef struct {
     uint8_t max_len;
     uint8_t single_symbol; /* 1 when one symbol is used: streams carry no bits */
     uint8_t symbol;        /* that symbol */
+    uint8_t sym_len[HL_HUF_SYMBOLS]; /* code length per symbol (for stream tails) */
 } hl_huf_dtable_t;
 int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out);
 
-/* Bits needed to code a histogram with given lengths, and its Shannon entropy in bits. */
+/* Bits needed to code a histogram with given lengths (0 for a single-symbol table, whose
+ * streams carry no bits; UINT64_MAX when a used symbol has no code), and the histogram's
+ * Shannon entropy in bits (total over all its symbols, not per symbol). */
 uint64_t hl_huf_cost_bits(const uint64_t hist[HL_HUF_SYMBOLS], const hl_huf_lengths_t *l);
 double hl_entropy_bits(const uint64_t hist[HL_HUF_SYMBOLS]);
 
@@ -136,13 +139,14 @@ int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t his
 int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, uint32_t n_streams,
                          const uint8_t table[HL_HUF_TABLE_BYTES]);
 
-/* Upper bound of an encoded tile of n_elems elements. */
+/* Upper bound of an encoded tile of n_elems elements (UINT64_MAX if it overflows). */
 uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems);
 
 /*
  * Encodes n_elems elements (source bytes `src`, in the source dtype's layout) into `dst`.
- * The payload is self-delimiting given n_elems and the tensor codec, and ends with at
- * least 8 bytes of padding so decoders may read whole 64-bit words.
+ * The payload is self-delimiting given n_elems and the tensor codec. A HUF payload ends with
+ * 8 bytes of padding so decoders may read whole 64-bit words; a RAW payload is exactly the
+ * source bytes. The decoders require `len` to be exactly the *out_len returned here.
  * @return 0, HL_ERANGE if dst_cap is too small, HL_EINVAL.
  */
 int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elems, void *dst,

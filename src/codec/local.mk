@@ -1,1 +1,11 @@
-# codec/: see DESIGN.md (module table). Filled by the module's sources.
+# codec/: canonical length-limited Huffman, coding models of the weight dtypes, tiles.
+noinst_LIBRARIES += src/codec/libhl_codec.a
+HL_CODEC_LIB = src/codec/libhl_codec.a
+src_codec_libhl_codec_a_SOURCES = \
+	src/codec/codec_internal.h \
+	src/codec/dtype.c \
+	src/codec/huffman.c \
+	src/codec/model.c \
+	src/codec/tensor.c \
+	src/codec/tile_encode.c \
+	src/codec/tile_decode.c

@@ -1,0 +1,118 @@
+/*
+ * Internal contracts between the files of codec/: the coding models (which byte of an
+ * element is the Huffman symbol, which bytes are verbatim, how to rebuild the element) and
+ * the tile layout constants shared by the encoder and the decoder. Not a public header.
+ */
+#ifndef HL_CODEC_INTERNAL_H
+#define HL_CODEC_INTERNAL_H
+
+#include <string.h>
+
+#include "huffllm/codec.h"
+
+/* Tile payload layout (see tile_encode.c for the full picture). */
+#define HL__TILE_LEN_FIELD 4 /* bytes per stream length in the tile header */
+#define HL__TILE_PAD 8       /* zero bytes after the verbatim bytes */
+#define HL__TABLE_MASK ((1u << HL_HUF_MAX_BITS) - 1)
+
+/* Decoder table entry (hl_huf_dtable_t.entry): up to 3 symbols decoded by one lookup.
+ *   bits  0..23  symbols 0, 1, 2 (one byte each; unused bytes are zero)
+ *   bits 24..27  bits consumed by all symbols of the entry (1..12)
+ *   bits 28..29  number of symbols (1..3) */
+#define HL__ENTRY_SYMS 3
+#define HL__ENTRY_BITS(e) (((e) >> 24) & 15u)
+#define HL__ENTRY_COUNT(e) ((e) >> 28)
+
+static inline uint32_t hl__load_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline uint64_t hl__load_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void hl__store_le32(uint8_t *p, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(p, &v, 4);
+}
+
+static inline uint32_t hl__f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float hl__bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* fp16 bits -> fp32 bits, exact for every pattern, written without branches so that the
+ * widening loops vectorize. Normals and Inf/NaN are a re-bias of the exponent (twice for
+ * exponent 31, which lands on 255 and keeps the NaN payload); subnormals are em * 2^-24,
+ * computed exactly in float. */
+static inline uint32_t hl__f16_to_f32_bits(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16;
+    uint32_t em = h & 0x7fffu;
+    uint32_t normal = (em << 13) + (112u << 23);
+    uint32_t infnan = normal + (112u << 23);
+    uint32_t sub = hl__f32_bits((float)em * 0x1p-24f);
+    uint32_t r = em >= 0x7c00u ? infnan : normal;
+    r = em < 0x400u ? sub : r;
+    return sign | r;
+}
+
+/* Segment s of n symbols split into ns streams: [hl__seg_start(n, ns, s), ..(s + 1)). The
+ * segments differ in length by at most one so interleaved streams finish together. */
+static inline uint64_t hl__seg_start(uint64_t n, uint32_t ns, uint32_t s)
+{
+    return (n / ns) * s + (n % ns) * s / ns;
+}
+
+/* ---- coding models (model.c) ---- */
+
+/* Verbatim bytes of n elements of a HUF-coded dtype; q8_0 needs n % 32 == 0.
+ * @return 0 or HL_EINVAL/HL_EOVERFLOW. */
+int hl__verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out);
+/* Symbols of elements [first, first + count) of `src` (source layout) into out[count].
+ * For q8_0, elements are the int8 weights in block order (block i/32, value i%32). */
+void hl__symbols_extract(hl_dtype_t t, const uint8_t *src, uint64_t first, uint64_t count,
+                         uint8_t *out);
+/* The verbatim bytes of n elements (hl__verbatim_bytes of them) into out. */
+void hl__verbatim_extract(hl_dtype_t t, const uint8_t *src, uint64_t n, uint8_t *out);
+/*
+ * Rebuilds n elements from their symbols and verbatim bytes, as fp32 (fuse_f32) or as the
+ * source bytes (fuse_bytes). `sym` may be the last n bytes of the output buffer itself (the
+ * decoder parks symbols there to need no workspace): each element's inputs are read before
+ * its output is written, and outputs never reach symbols not yet read.
+ */
+void hl__fuse_f32(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst);
+void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                    uint8_t *dst);
+
+/* ---- Huffman tables (huffman.c) ---- */
+
+/* Checks lengths: each <= HL_HUF_MAX_BITS, and Kraft equality or exactly one used symbol of
+ * length 1. Writes the number of used symbols to *used. @return 0 or HL_EFORMAT. */
+int hl__huf_lengths_check(const hl_huf_lengths_t *l, unsigned *used);
+
+#endif /* HL_CODEC_INTERNAL_H */

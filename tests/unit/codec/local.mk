@@ -1,0 +1,16 @@
+check_PROGRAMS += tests/unit/codec/test_huffman tests/unit/codec/test_tile \
+	tests/unit/codec/test_dtype
+TESTS += tests/unit/codec/test_huffman tests/unit/codec/test_tile tests/unit/codec/test_dtype
+HL_CODEC_TEST_LIBS = $(HL_CODEC_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
+tests_unit_codec_test_huffman_SOURCES = tests/unit/codec/test_huffman.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_huffman_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_huffman_LDADD = $(HL_CODEC_TEST_LIBS)
+tests_unit_codec_test_tile_SOURCES = tests/unit/codec/test_tile.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_tile_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_tile_LDADD = $(HL_CODEC_TEST_LIBS)
+tests_unit_codec_test_dtype_SOURCES = tests/unit/codec/test_dtype.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_dtype_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_dtype_LDADD = $(HL_CODEC_TEST_LIBS)
