@@ -105,12 +105,13 @@ static int pull_init(pull_t *p, const hl_pull_opts_t *o, hl_error_t *err)
     return 0;
 }
 
+static void release_lock(pull_t *p);
+
 static void pull_dispose(pull_t *p)
 {
     if (p->fd >= 0)
         close(p->fd);
-    if (p->lock_fd >= 0)
-        close(p->lock_fd); /* releases the flock */
+    release_lock(p);
     curl_slist_free_all(p->ctx.headers);
     hl_manifest_dispose(&p->m);
     hl__pull_state_dispose(&p->st);
@@ -124,15 +125,31 @@ static void pull_dispose(pull_t *p)
     free(p->dir);
 }
 
-/* One pull per destination at a time: the second waits (cancellably) for the first. */
+/*
+ * One pull per destination at a time: the second waits (cancellably) for the first. The lock
+ * file is removed by its holder when done; a waiter that then wins the flock on the removed
+ * inode notices (the path no longer names its file) and locks the new file instead, so two
+ * pulls can never both believe they hold the lock.
+ */
 static int take_lock(pull_t *p, hl_error_t *err)
 {
-    p->lock_fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (p->lock_fd < 0)
-        return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno,
-                                  "%s: cannot create the lock file", p->lock_path);
     bool told = false;
-    while (flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    for (;;) {
+        if (p->lock_fd < 0) {
+            p->lock_fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            if (p->lock_fd < 0)
+                return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno,
+                                          "%s: cannot create the lock file", p->lock_path);
+        }
+        if (flock(p->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat a, b;
+            if (fstat(p->lock_fd, &a) == 0 && stat(p->lock_path, &b) == 0 &&
+                a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                return 0;
+            close(p->lock_fd); /* the holder removed it as we got it: lock the new one */
+            p->lock_fd = -1;
+            continue;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EWOULDBLOCK)
@@ -149,7 +166,16 @@ static int take_lock(pull_t *p, hl_error_t *err)
                                 p->dest);
         usleep(50000);
     }
-    return 0;
+}
+
+/* Removes the lock file while still holding the lock, then releases it. */
+static void release_lock(pull_t *p)
+{
+    if (p->lock_fd < 0)
+        return;
+    unlink(p->lock_path);
+    close(p->lock_fd);
+    p->lock_fd = -1;
 }
 
 /* SHA-256 of a whole open file, read sequentially. */
@@ -348,7 +374,8 @@ static int finish(pull_t *p, hl_error_t *err)
 static int pull_run(pull_t *p, hl_pull_result_t *res, hl_error_t *err)
 {
     int rc;
-    if ((rc = take_lock(p, err)) || (rc = fetch_manifest(p, err)))
+    /* The manifest first: a pull of an unknown model should leave nothing behind. */
+    if ((rc = fetch_manifest(p, err)) || (rc = take_lock(p, err)))
         return rc;
     p->progress.bytes_total = p->m.size;
     p->progress.chunks_total = p->m.n_chunks;

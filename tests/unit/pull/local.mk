@@ -4,3 +4,7 @@ tests_unit_pull_test_manifest_SOURCES = tests/unit/pull/test_manifest.c
 tests_unit_pull_test_manifest_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_pull_test_manifest_LDADD = $(HL_PULL_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) \
 	$(HL_SYS_LIBS)
+
+# Integration: huffllm pull against a fault-injecting origin/proxy (Python stdlib, 127.0.0.1).
+TESTS += tests/integration/test_pull.py
+dist_noinst_SCRIPTS += tests/integration/test_pull.py tests/integration/fault_proxy.py
