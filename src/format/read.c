@@ -170,7 +170,9 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': histogram counts %llu symbols for "
                                              "%llu weights",
                             t->name, (unsigned long long)sum, (unsigned long long)n_elems);
-    t->stored_bytes = HL_HUF_TABLE_BYTES + (uint64_t)t->n_tiles * HL__TILE_SIZE;
+    /* A RAW tensor's record carries an unused table: it is not part of what it costs. */
+    t->stored_bytes = (t->codec.codec == HL_CODEC_HUF ? HL_HUF_TABLE_BYTES : 0) +
+                      (uint64_t)t->n_tiles * HL__TILE_SIZE;
     for (uint32_t j = 0; j < t->n_tiles; j++) {
         const hl_tile_entry_t *e = &t->tiles[j];
         uint64_t elems = hl__tile_elems(t, j);

@@ -52,6 +52,20 @@ static int hl__codec_raw(hl_tensor_codec_t *tc, hl_dtype_t dtype)
     return hl_tensor_codec_load(tc, dtype, HL_CODEC_RAW, 1, zero_table);
 }
 
+/*
+ * Small tensors (norm vectors) can cost more Huffman-coded than raw once the 128-byte table
+ * and the per-tile padding are counted, which the codec's own choice does not see.
+ */
+static bool hl__huf_pays(const hl__wtensor_t *x, uint64_t raw_bytes)
+{
+    uint64_t sym_bits = hl_huf_cost_bits(x->hist, &x->tc.lengths);
+    if (sym_bits == UINT64_MAX)
+        return false;
+    double est = (double)sym_bits / 8 + (double)x->n_elems * hl_codec_verbatim_bits(x->tc.dtype) / 8 +
+                 HL_HUF_TABLE_BYTES + 8.0 * x->n_tiles;
+    return est < (double)raw_bytes;
+}
+
 static int hl__map_sources(hl__writer_t *w, hl_error_t *err)
 {
     const hl_source_t *src = w->src;
@@ -111,6 +125,10 @@ static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
         if (rc != 0)
             return hl_error_set(err, rc, "tensor '%s': cannot build its codec: %s", t->name,
                                 hl_strerror(rc));
+        if (x->tc.codec == HL_CODEC_HUF && !hl__huf_pays(x, t->nbytes))
+            rc = hl__codec_raw(&x->tc, t->dtype);
+        if (rc != 0)
+            return hl_error_set(err, rc, "tensor '%s': %s", t->name, hl_strerror(rc));
     }
     return 0;
 }

@@ -318,6 +318,13 @@ static void round_trip(const char *dir, const hl_write_opts_t *opts)
     assert_int_equal(hl_hlm_version(h), HL_FORMAT_VERSION);
     assert_int_equal(hl_hlm_verify(h, &err), 0);
     check_tensor_bytes(h, &src);
+    /* Huffman where it pays, raw for tiny tensors (the 128-byte table would cost more) */
+    if (!opts || opts->raw) {
+        hl_codec_t want = opts ? HL_CODEC_RAW : HL_CODEC_HUF;
+        assert_int_equal(hl_hlm_find(h, "output.weight")->codec.codec, want);
+        assert_int_equal(hl_hlm_find(h, "q8")->codec.codec, want);
+    }
+    assert_int_equal(hl_hlm_find(h, "one")->codec.codec, HL_CODEC_RAW);
     /* metadata: importer keys kept, source files and codec added */
     const json_t *m = hl_hlm_metadata(h);
     assert_string_equal(json_string_value(json_object_get(m, "architecture")), "llama");
@@ -419,8 +426,9 @@ static char *small_hlm(const char *dir, hl_source_t *src)
         {"a", "token_embd.weight", HL_DTYPE_BF16, 2, {4, 8}, 0, 3},
         {"b", NULL, HL_DTYPE_Q8_0, 2, {2, 32}, 0, 1},
         {"c", NULL, HL_DTYPE_F32, 1, {3}, 0, 0},
+        {"d", "output.weight", HL_DTYPE_BF16, 2, {6, 64}, 1, 4},
     };
-    build_source(dir, f, 2, t, 3, src);
+    build_source(dir, f, 2, t, 4, src);
     char *out = path_in(dir, "small.hlm");
     hl_error_t err;
     hl_write_opts_t o = {.tile_weights = 16};
