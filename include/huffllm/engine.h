@@ -56,6 +56,10 @@ uint64_t hl_model_n_params(const hl_model_t *m);
 typedef struct {
     unsigned n_threads;      /* 0 = number of online CPUs */
     size_t hot_buffer_bytes; /* per worker; 0 = 256 KiB (raised to the largest tile) */
+    /* Products (and attention steps) smaller than this many multiply-adds run on the
+     * calling thread alone: waking the workers costs more than they would save. 0 = the
+     * default (65536); 1 = always use every worker. Results do not depend on it. */
+    size_t min_parallel_work;
 } hl_engine_opts_t;
 
 typedef struct hl_engine_s hl_engine_t;

@@ -57,6 +57,7 @@ int hl_engine_create(const hl_engine_opts_t *opts, hl_engine_t **out, hl_error_t
         return hl_error_set(err, HL_ENOMEM, "engine: out of memory");
     e->n_threads = n;
     e->hot_floats_min = (hot + sizeof(float) - 1) / sizeof(float);
+    e->min_parallel = opts && opts->min_parallel_work ? opts->min_parallel_work : 65536;
     pthread_mutex_init(&e->step_mu, NULL);
     e->workers = calloc(n, sizeof *e->workers);
     if (!e->workers) {
@@ -71,6 +72,7 @@ int hl_engine_create(const hl_engine_opts_t *opts, hl_engine_t **out, hl_error_t
         }
         e->workers[i].hot_floats = e->hot_floats_min;
     }
+    atomic_store(&e->hot_bytes, e->hot_floats_min * sizeof(float));
     int rc = hl__pool_create(n, &e->pool);
     if (rc) {
         hl_engine_free(e);
@@ -103,9 +105,7 @@ unsigned hl_engine_n_threads(const hl_engine_t *e)
 
 size_t hl_engine_hot_buffer_bytes(const hl_engine_t *e)
 {
-    /* Read without the lock: a size_t store is atomic on every platform we build for, and
-     * metrics only need a recent value. */
-    return e->workers[0].hot_floats * sizeof(float);
+    return atomic_load_explicit(&e->hot_bytes, memory_order_relaxed);
 }
 
 void hl_engine_stats(const hl_engine_t *e, hl_engine_stats_t *out)
@@ -130,6 +130,7 @@ int hl__engine_reserve(hl_engine_t *e, const hl_model_t *m, size_t att_floats)
             free(w->hot);
             w->hot = p;
             w->hot_floats = hot;
+            atomic_store_explicit(&e->hot_bytes, hot * sizeof(float), memory_order_relaxed);
         }
         if (w->att_floats < att_floats) {
             float *p = aligned_floats(att_floats);
@@ -141,6 +142,14 @@ int hl__engine_reserve(hl_engine_t *e, const hl_model_t *m, size_t att_floats)
         }
     }
     return 0;
+}
+
+void hl__engine_run(hl_engine_t *e, hl__pool_fn fn, void *ctx, uint64_t work)
+{
+    if (work < e->min_parallel)
+        fn(ctx, 0, 1);
+    else
+        hl__pool_run(e->pool, fn, ctx);
 }
 
 #define HL_MAX_FUSED 4
@@ -201,7 +210,10 @@ int hl__engine_matmul(hl_engine_t *e, const hl__matvec_t *mv, size_t n_mv, size_
         e->workers[i].weights = e->workers[i].bytes = e->workers[i].ns = 0;
         e->workers[i].rc = 0;
     }
-    hl__pool_run(e->pool, matmul_worker, &job);
+    uint64_t work = 0;
+    for (size_t i = 0; i < n_mv; i++)
+        work += mv[i].w->rows * mv[i].w->cols * n_act;
+    hl__engine_run(e, matmul_worker, &job, work);
     int rc = 0;
     uint64_t weights = 0, bytes = 0, ns = 0;
     for (unsigned i = 0; i < e->n_threads; i++) {

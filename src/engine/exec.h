@@ -26,6 +26,8 @@ struct hl_engine_s {
     unsigned n_threads;
     hl__worker_t *workers;
     size_t hot_floats_min; /* configured hot buffer size, in floats */
+    uint64_t min_parallel;  /* multiply-adds below which a job runs on the caller alone */
+    _Atomic size_t hot_bytes; /* current per-worker hot buffer size, for metrics */
     pthread_mutex_t step_mu;
     /* forward-pass activations of a step, grown on demand (see forward.c) */
     float *ws;
@@ -52,5 +54,10 @@ typedef struct {
  * activations. @return 0 or the first decode error.
  */
 int hl__engine_matmul(hl_engine_t *e, const hl__matvec_t *mv, size_t n_mv, size_t n_act);
+
+/* Runs fn on the pool, or on the calling thread alone when `work` (multiply-adds) is below
+ * the engine's parallel threshold. Every job splits its items the same way whatever the
+ * number of workers, so this choice never changes results. */
+void hl__engine_run(hl_engine_t *e, hl__pool_fn fn, void *ctx, uint64_t work);
 
 #endif

@@ -249,7 +249,10 @@ static int forward(hl_engine_t *e, const hl_model_t *m, const hl__row_t *rows, s
                            hp->rope_neox);
         }
         hl__attn_job_t aj = {e, m, rows, P.act, n, l};
-        hl__pool_run(e->pool, attention_worker, &aj);
+        uint64_t attn_work = 0;
+        for (size_t r = 0; r < n; r++)
+            attn_work += 2 * ((uint64_t)rows[r].pos + 1) * m->q_dim;
+        hl__engine_run(e, attention_worker, &aj, attn_work);
         // Wo (dim, q_dim) @ att_out (q_dim,) -> xb2 (dim,)
         const hl__matvec_t o = {&L->wo, P.att_out, P.xb2};
         if ((rc = hl__engine_matmul(e, &o, 1, n)))

@@ -24,7 +24,8 @@ static int teardown(void **state)
 
 static hl_engine_t *make_engine(unsigned threads)
 {
-    hl_engine_opts_t eo = {.n_threads = threads, .hot_buffer_bytes = 4096};
+    /* every product on every worker, so that thread counts are really compared */
+    hl_engine_opts_t eo = {.n_threads = threads, .hot_buffer_bytes = 4096, .min_parallel_work = 1};
     hl_engine_t *e = NULL;
     assert_int_equal(hl_engine_create(&eo, &e, NULL), 0);
     return e;
