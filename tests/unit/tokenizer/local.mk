@@ -6,19 +6,21 @@ TESTS += $(HL_TOK_TESTS)
 EXTRA_DIST += tests/unit/tokenizer/ref_tokenize.py tests/unit/tokenizer/golden_tok512.tsv \
 	tests/unit/tokenizer/golden_hf656k.tsv
 
+# Only the modules the tests use, so work in progress elsewhere cannot break them.
+HL_TOK_TEST_LIBS = $(HL_TOKENIZER_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
 HL_TOK_TEST_SUPPORT = tests/unit/tokenizer/fixture.c tests/unit/tokenizer/fixture.h
 
 tests_unit_tokenizer_test_tokenizer_SOURCES = tests/unit/tokenizer/test_tokenizer.c \
 	$(HL_TOK_TEST_SUPPORT)
 tests_unit_tokenizer_test_tokenizer_CFLAGS = $(HL_TEST_CFLAGS)
-tests_unit_tokenizer_test_tokenizer_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_tokenizer_test_tokenizer_LDADD = $(HL_TOK_TEST_LIBS)
 
 tests_unit_tokenizer_test_detok_SOURCES = tests/unit/tokenizer/test_detok.c \
 	$(HL_TOK_TEST_SUPPORT)
 tests_unit_tokenizer_test_detok_CFLAGS = $(HL_TEST_CFLAGS)
-tests_unit_tokenizer_test_detok_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_tokenizer_test_detok_LDADD = $(HL_TOK_TEST_LIBS)
 
 tests_unit_tokenizer_test_gpt2_SOURCES = tests/unit/tokenizer/test_gpt2.c \
 	$(HL_TOK_TEST_SUPPORT)
 tests_unit_tokenizer_test_gpt2_CFLAGS = $(HL_TEST_CFLAGS)
-tests_unit_tokenizer_test_gpt2_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_tokenizer_test_gpt2_LDADD = $(HL_TOK_TEST_LIBS)
