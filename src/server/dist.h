@@ -100,6 +100,9 @@ void hl_dist_stats(const hl_dist_t *d, hl_dist_stats_t *out);
 int hl_dist_model_create(const char *id, const char *path, hl_dist_model_t **out,
                          hl_error_t *err);
 void hl_dist_model_free(hl_dist_model_t *m);
+/* Manifest chunk size for this model (default HL_DIST_CHUNK_SIZE; e.g. from a config key).
+ * @return 0 or HL_ERANGE outside [HL_MANIFEST_MIN_CHUNK, HL_MANIFEST_MAX_CHUNK]. */
+int hl_dist_model_set_chunk_size(hl_dist_model_t *m, uint64_t chunk_size);
 /*
  * Hashes the file (whole-file SHA-256 and every chunk's) and builds the manifest, unless
  * already done for the file's current identity. Slow (reads the file): call on a worker

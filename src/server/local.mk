@@ -8,3 +8,6 @@ src_server_libhl_server_a_SOURCES = \
 	src/server/metrics.c src/server/metrics.h \
 	src/server/route.c src/server/route.h \
 	src/server/auth.c src/server/auth.h
+# Distribution endpoints (dist): blob, manifest, edge-mode pulls.
+include src/server/dist.mk
+src_server_libhl_server_a_SOURCES += $(HL_DIST_SOURCES)

@@ -1,0 +1,469 @@
+/*
+ * Blob and manifest endpoints (see dist.h for the contract and the ETag decision).
+ *
+ * Per model we cache, keyed by the file's identity (device, inode, size, mtime): the ETag
+ * (whole-file SHA-256) and the manifest body. Each blob request opens the configured path,
+ * checks that the opened file still has the cached identity (re-hashing if it was replaced)
+ * and hands the fd to libmicrohttpd, which sends the bytes with sendfile: zero copy, and
+ * the bytes sent are the bytes whose digest is the ETag.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/dist_internal.h"
+#include "server/dist_range.h"
+#include "server/oai.h"
+
+#define ETAG_MAX (2 * HL_SHA256_LEN + 16)
+#define BLOB_CACHE_CONTROL "public, max-age=31536000, immutable"
+
+struct hl_dist_model_s {
+    char *id, *path;
+    uint64_t chunk_size;
+    pthread_mutex_t mu; /* guards everything below; held while hashing (one hash at a time) */
+    bool ready;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    char etag[ETAG_MAX];          /* "\"sha256:<hex of the whole file>\"" */
+    char *manifest;               /* JSON body */
+    size_t manifest_len;
+    char manifest_etag[ETAG_MAX]; /* "\"sha256:<hex of the manifest body>\"" */
+};
+
+/* ---- daemon-wide object ---- */
+
+int hl_dist_create(hl_dist_t **out, hl_error_t *err)
+{
+    hl_dist_t *d = calloc(1, sizeof(*d));
+    if (!d)
+        return hl_error_set(err, HL_ENOMEM, "dist: out of memory");
+    if (pthread_mutex_init(&d->mu, NULL) != 0) {
+        free(d);
+        return hl_error_set(err, HL_ENOMEM, "dist: cannot create a mutex");
+    }
+    *out = d;
+    return 0;
+}
+
+static void free_upstream(hl_dist_t *d)
+{
+    if (d->up_key)
+        explicit_bzero(d->up_key, strlen(d->up_key));
+    free(d->up_key);
+    free(d->up_url);
+    d->up_key = d->up_url = NULL;
+}
+
+void hl_dist_free(hl_dist_t *d)
+{
+    if (!d)
+        return;
+    hl__dist_pulls_stop(d);
+    free_upstream(d);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+int hl_dist_set_upstream(hl_dist_t *d, const hl_dist_upstream_t *up, hl_error_t *err)
+{
+    char *url = NULL, *key = NULL;
+    if (up && up->url) {
+        url = strdup(up->url);
+        key = up->key ? strdup(up->key) : NULL;
+        if (!url || (up->key && !key)) {
+            free(url);
+            free(key);
+            return hl_error_set(err, HL_ENOMEM, "dist: out of memory");
+        }
+    }
+    pthread_mutex_lock(&d->mu);
+    free_upstream(d);
+    d->up_url = url;
+    d->up_key = key;
+    d->up_jobs = up ? up->jobs : 0;
+    pthread_mutex_unlock(&d->mu);
+    return 0;
+}
+
+void hl_dist_stats(const hl_dist_t *d, hl_dist_stats_t *out)
+{
+    out->blob_bytes_served = atomic_load(&d->blob_bytes_served);
+    out->blob_requests = atomic_load(&d->blob_requests);
+    out->manifest_requests = atomic_load(&d->manifest_requests);
+    out->not_modified = atomic_load(&d->not_modified);
+    out->range_unsatisfiable = atomic_load(&d->range_unsatisfiable);
+    out->pull_bytes = atomic_load(&d->pull_bytes);
+    out->pull_chunk_failures = atomic_load(&d->pull_chunk_failures);
+    out->pull_retries = atomic_load(&d->pull_retries);
+    out->pulls_completed = atomic_load(&d->pulls_completed);
+    out->pulls_failed = atomic_load(&d->pulls_failed);
+}
+
+/* ---- per-model cache ---- */
+
+int hl_dist_model_create(const char *id, const char *path, hl_dist_model_t **out,
+                         hl_error_t *err)
+{
+    hl_dist_model_t *m = calloc(1, sizeof(*m));
+    if (!m || !(m->id = strdup(id)) || !(m->path = strdup(path)) ||
+        pthread_mutex_init(&m->mu, NULL) != 0) {
+        if (m) {
+            free(m->id);
+            free(m->path);
+        }
+        free(m);
+        return hl_error_set(err, HL_ENOMEM, "dist: out of memory");
+    }
+    m->chunk_size = HL_DIST_CHUNK_SIZE;
+    *out = m;
+    return 0;
+}
+
+void hl_dist_model_free(hl_dist_model_t *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->mu);
+    free(m->manifest);
+    free(m->id);
+    free(m->path);
+    free(m);
+}
+
+int hl_dist_model_set_chunk_size(hl_dist_model_t *m, uint64_t chunk_size)
+{
+    if (chunk_size < HL_MANIFEST_MIN_CHUNK || chunk_size > HL_MANIFEST_MAX_CHUNK)
+        return HL_ERANGE;
+    pthread_mutex_lock(&m->mu);
+    if (m->chunk_size != chunk_size) {
+        m->chunk_size = chunk_size;
+        m->ready = false; /* the manifest changes with the chunk size */
+    }
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+}
+
+static bool same_identity(const hl_dist_model_t *m, const struct stat *st)
+{
+    return m->ready && m->dev == st->st_dev && m->ino == st->st_ino && m->size == st->st_size &&
+           m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void format_etag(char out[ETAG_MAX], const uint8_t digest[HL_SHA256_LEN])
+{
+    char hex[2 * HL_SHA256_LEN + 1];
+    hl_hex(digest, HL_SHA256_LEN, hex);
+    snprintf(out, ETAG_MAX, "\"sha256:%s\"", hex);
+}
+
+/* Rebuilds the cache for the file now at m->path. Called with m->mu held. */
+static int rebuild(hl_dist_model_t *m, hl_error_t *err)
+{
+    struct stat before, after;
+    if (stat(m->path, &before) != 0)
+        return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
+                                  m->path);
+    if (same_identity(m, &before))
+        return 0;
+    hl_manifest_t man;
+    int rc = hl__dist_build_manifest(m->id, m->path, m->chunk_size, &man, err);
+    if (rc)
+        return rc;
+    char *json = NULL;
+    size_t len = 0;
+    rc = hl_manifest_to_json(&man, &json, &len, err);
+    /* A file replaced while we hashed it: hash again on the next request. */
+    if (!rc && (stat(m->path, &after) != 0 || after.st_ino != before.st_ino ||
+                after.st_size != before.st_size ||
+                after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+                after.st_mtim.tv_sec != before.st_mtim.tv_sec))
+        rc = hl_error_set(err, HL_EBUSY, "%s: the file changed while it was being hashed",
+                          m->path);
+    if (rc) {
+        free(json);
+        hl_manifest_dispose(&man);
+        return rc;
+    }
+    free(m->manifest);
+    m->manifest = json;
+    m->manifest_len = len;
+    uint8_t md[HL_SHA256_LEN];
+    hl_sha256(json, len, md);
+    format_etag(m->manifest_etag, md);
+    format_etag(m->etag, man.sha256);
+    m->dev = before.st_dev;
+    m->ino = before.st_ino;
+    m->size = before.st_size;
+    m->mtime = before.st_mtim;
+    m->ready = true;
+    hl_log_info("model %s: %s is %llu bytes, sha256 %.*s, %u chunks", m->id, m->path,
+                (unsigned long long)man.size, 2 * HL_SHA256_LEN, m->etag + 8, man.n_chunks);
+    hl_manifest_dispose(&man);
+    return 0;
+}
+
+int hl_dist_model_prepare(hl_dist_model_t *m, hl_error_t *err)
+{
+    pthread_mutex_lock(&m->mu);
+    int rc = rebuild(m, err);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+                             struct MHD_Response *r)
+{
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+enum MHD_Result hl__dist_queue_json(struct MHD_Connection *conn, unsigned status, char *body,
+                                    size_t len)
+{
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return queue(conn, status, r);
+}
+
+enum MHD_Result hl__dist_queue_error(struct MHD_Connection *conn, unsigned status,
+                                     const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hl_oai_error_t e;
+    hl_oai_error_set(&e, (int)status, NULL, NULL, "%s", msg);
+    size_t len = 0;
+    char *body = hl_oai_error_render(&e, &len);
+    return hl__dist_queue_json(conn, status, body, len);
+}
+
+static enum MHD_Result method_not_allowed(struct MHD_Connection *conn, const char *method)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%.32s is not allowed here: use GET or HEAD", method);
+    hl_oai_error_t e;
+    hl_oai_error_set(&e, 405, NULL, NULL, "%s", msg);
+    size_t len = 0;
+    char *body = hl_oai_error_render(&e, &len);
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
+
+/* Maps a prepare failure to a response: missing file 404, changing file 503, else 500. */
+static enum MHD_Result prepare_failed(struct MHD_Connection *conn, const hl_dist_model_t *m,
+                                      int rc, const hl_error_t *err)
+{
+    if (rc == HL_ENOENT)
+        return hl__dist_queue_error(conn, MHD_HTTP_NOT_FOUND,
+                                    "The model '%s' is configured but its file is not present "
+                                    "on this node (yet).",
+                                    m->id);
+    if (rc == HL_EBUSY)
+        return hl__dist_queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                    "The file of model '%s' is being replaced; retry.", m->id);
+    hl_log_error("model %s: cannot serve: %s", m->id, hl_error_msg(err, rc));
+    return hl__dist_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                "The file of model '%s' cannot be read.", m->id);
+}
+
+static bool is_get_or_head(const char *method, bool *head)
+{
+    *head = strcmp(method, "HEAD") == 0;
+    return *head || strcmp(method, "GET") == 0;
+}
+
+/* Headers every blob answer carries (200, 206, 304, 416), RFC 9110 15.4.5 for the 304. */
+static void blob_headers(struct MHD_Response *r, const char *etag)
+{
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, BLOB_CACHE_CONTROL);
+}
+
+/* Opens the model file and makes sure the cache describes exactly that file. */
+static int open_current(hl_dist_model_t *m, int *fd_out, char etag[ETAG_MAX], uint64_t *size,
+                        hl_error_t *err)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
+                                      m->path);
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return hl_error_set(err, HL_EIO, "%s: not a regular file", m->path);
+        }
+        pthread_mutex_lock(&m->mu);
+        int rc = same_identity(m, &st) ? 0 : rebuild(m, err);
+        bool ok = rc == 0 && same_identity(m, &st);
+        if (ok) {
+            memcpy(etag, m->etag, ETAG_MAX);
+            *size = (uint64_t)st.st_size;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (ok) {
+            *fd_out = fd;
+            return 0;
+        }
+        close(fd);
+        if (rc && rc != HL_EBUSY)
+            return rc;
+    }
+    return hl_error_set(err, HL_EBUSY, "%s: keeps changing", m->path);
+}
+
+enum MHD_Result hl_dist_handle_blob(hl_dist_t *d, hl_dist_model_t *m,
+                                    struct MHD_Connection *conn, const char *method)
+{
+    bool head;
+    if (!is_get_or_head(method, &head))
+        return method_not_allowed(conn, method);
+    atomic_fetch_add(&d->blob_requests, 1);
+    int fd = -1;
+    char etag[ETAG_MAX];
+    uint64_t size = 0;
+    hl_error_t err;
+    hl_error_clear(&err);
+    int rc = open_current(m, &fd, etag, &size, &err);
+    if (rc)
+        return prepare_failed(conn, m, rc, &err);
+
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (hl__etag_none_match(inm, etag)) {
+        close(fd);
+        atomic_fetch_add(&d->not_modified, 1);
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        if (r)
+            blob_headers(r, etag);
+        return queue(conn, MHD_HTTP_NOT_MODIFIED, r);
+    }
+    const char *range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_RANGE);
+    const char *if_range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_IF_RANGE);
+    uint64_t first = 0, last = 0;
+    hl_range_result_t rr = HL_RANGE_NONE;
+    /* If-Range other than our ETag: the client's partial copy is stale, send it all. */
+    if (range && hl__etag_if_range(if_range, etag))
+        rr = hl__range_parse(range, size, &first, &last);
+    char cr[96];
+    if (rr == HL_RANGE_UNSATISFIABLE) {
+        close(fd);
+        atomic_fetch_add(&d->range_unsatisfiable, 1);
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        blob_headers(r, etag);
+        snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return queue(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+    }
+    uint64_t off = 0, len = size;
+    if (rr == HL_RANGE_SATISFIABLE) {
+        off = first;
+        len = last - first + 1;
+    }
+    /* The response owns fd from here (closed when MHD is done with it). */
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, off);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    blob_headers(r, etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    unsigned status = MHD_HTTP_OK;
+    if (rr == HL_RANGE_SATISFIABLE) {
+        snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        status = MHD_HTTP_PARTIAL_CONTENT;
+    }
+    if (!head)
+        atomic_fetch_add(&d->blob_bytes_served, len);
+    return queue(conn, status, r);
+}
+
+enum MHD_Result hl_dist_handle_manifest(hl_dist_t *d, hl_dist_model_t *m,
+                                        struct MHD_Connection *conn, const char *method)
+{
+    bool head;
+    if (!is_get_or_head(method, &head))
+        return method_not_allowed(conn, method);
+    atomic_fetch_add(&d->manifest_requests, 1);
+    hl_error_t err;
+    hl_error_clear(&err);
+    pthread_mutex_lock(&m->mu);
+    int rc = rebuild(m, &err); /* a stat when the cache is current */
+    char etag[ETAG_MAX];
+    char *body = NULL;
+    size_t len = 0;
+    if (!rc) {
+        memcpy(etag, m->manifest_etag, ETAG_MAX);
+        len = m->manifest_len;
+        body = malloc(len + 1);
+        if (body)
+            memcpy(body, m->manifest, len);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (rc)
+        return prepare_failed(conn, m, rc, &err);
+    if (!body)
+        return MHD_NO;
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    struct MHD_Response *r;
+    unsigned status = MHD_HTTP_OK;
+    if (hl__etag_none_match(inm, etag)) {
+        free(body);
+        atomic_fetch_add(&d->not_modified, 1);
+        r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_NOT_MODIFIED;
+    } else {
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+            free(body);
+    }
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    /* Small and may change when the model is replaced: always revalidate (cheap with 304). */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (status == MHD_HTTP_OK)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return queue(conn, status, r);
+}
