@@ -28,8 +28,9 @@
  *   byte tokens (llama) and everything else is normal.
  * - A llama vocabulary may write spaces as "▁" (GGUF, tokenizer.json) or as " " (llama2.c
  *   .bin files); whichever the normal tokens use is used.
- * - Merge priority: "merges" ranks when present, otherwise "scores". gpt2 uses the GPT-2
- *   pre-tokenizer whatever "pre" says.
+ * - Merge priority: "merges" ranks when present, otherwise "scores". gpt2 pre-tokenizes
+ *   with the Llama 3 pattern for "pre" = llama3/llama-bpe/..., Qwen2's for qwen2/..., and
+ *   GPT-2's for anything else.
  * - eos_id always counts as end-of-generation, in addition to "eog_ids".
  */
 #ifndef HUFFLLM_TOKENIZER_H

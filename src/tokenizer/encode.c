@@ -7,7 +7,7 @@
  * fragment (each starts the text or follows a special token, as in llama.cpp); the fragment
  * is one word, as in run.c and in tokenizer.json files without a pre-tokenizer.
  * Byte-level ("gpt2"): optional " " prefix (ByteLevel add_prefix_space), then the GPT-2
- * pre-tokenizer splits words, each tokenized from its bytes.
+ * pre-tokenizer of its "pre" family (pretok.c) splits words, each tokenized from its bytes.
  */
 #include "tokenizer/internal.h"
 
@@ -63,7 +63,7 @@ static int encode_gpt2(enc_t *e, const char *s, size_t len)
     memcpy(e->buf + n, s, len);
     n += len;
     for (size_t i = 0; i < n;) {
-        size_t w = hl__gpt2_pretoken(e->buf + i, n - i);
+        size_t w = hl__pretoken(e->t->pre, e->buf + i, n - i);
         int rc = hl__bpe_word(e->bpe, e->t, e->buf + i, w, &e->out);
         if (rc)
             return rc;

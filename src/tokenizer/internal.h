@@ -1,7 +1,8 @@
 /*
  * Internals of the tokenizer module, shared by its files:
  *   vocab.c    JSON description -> hl_tokenizer_t (vocabulary, hash tables, pieces)
- *   unicode.c  UTF-8 decoding and the character classes of the GPT-2 pre-tokenizer
+ *   unicode.c  UTF-8 decoding, character classes, GPT-2's byte<->unicode map
+ *   pretok.c   the pre-tokenizers of byte-level BPE (GPT-2, Llama 3, Qwen2 patterns)
  *   bpe.c      the merge engine (linked symbols + priority queue), both priority rules
  *   encode.c   hl_tokenizer_encode: special-token splitting, SentencePiece normalization,
  *              GPT-2 pre-tokenization and byte mapping
@@ -27,6 +28,13 @@ typedef enum {
     HL__TOK_LLAMA = 0, /* SentencePiece-style BPE */
     HL__TOK_GPT2 = 1,  /* byte-level BPE */
 } hl__tok_model_t;
+
+/* Pre-tokenizer regex families of byte-level BPE (GGUF tokenizer.ggml.pre). */
+typedef enum {
+    HL__PRE_GPT2 = 0, /* GPT-2 (also the fallback for families not implemented) */
+    HL__PRE_LLAMA3,   /* Llama 3: case-insensitive contractions, numbers in groups of 3 */
+    HL__PRE_QWEN2,    /* as Llama 3 with single-digit numbers */
+} hl__pre_t;
 
 /* One merge rule of the pair table: (left, right) -> result at `rank` (lower first). */
 typedef struct {
@@ -71,6 +79,7 @@ struct hl_tokenizer_s {
     /* llama: how the vocabulary writes a space: "\xE2\x96\x81" or " " (llama2.c .bin). */
     char space[4];
     uint8_t space_len;
+    hl__pre_t pre; /* gpt2: pre-tokenizer family */
 
     /* Control and user-defined tokens matched by parse_special, grouped by first byte
      * (special[special_start[b] .. special_start[b+1]) start with byte b), longest first. */
@@ -104,12 +113,19 @@ size_t hl__utf8_next(const uint8_t *s, size_t n, uint32_t *cp);
 /* Writes cp as UTF-8 (cp <= 0x10FFFF, not a surrogate). @return 1..4. */
 size_t hl__utf8_put(uint32_t cp, uint8_t out[4]);
 hl__uclass_t hl__uclass(uint32_t cp);
+/* Class and length of the character at s (n > 0); an invalid byte is OTHER, length 1. */
+hl__uclass_t hl__uclass_at(const uint8_t *s, size_t n, size_t *len);
 /* GPT-2's bytes_to_unicode: the code point byte b is written as in byte-level vocabularies. */
 uint32_t hl__gpt2_byte_to_cp(uint8_t b);
 /* Inverse of hl__gpt2_byte_to_cp; @return the byte, or -1 if cp is not a mapped char. */
 int hl__gpt2_cp_to_byte(uint32_t cp);
-/* GPT-2 pre-tokenizer: @return the length of the pre-token starting at s[0] (n > 0). */
-size_t hl__gpt2_pretoken(const uint8_t *s, size_t n);
+
+/* ---- pretok.c ---- */
+
+/* Maps a "pre" name to its family (NULL or unknown names give GPT-2). */
+hl__pre_t hl__pre_from_name(const char *name);
+/* @return the length of the pre-token starting at s[0] (n > 0). */
+size_t hl__pretoken(hl__pre_t pre, const uint8_t *s, size_t n);
 
 /* ---- bpe.c ---- */
 /* A growable id list. */

@@ -5,6 +5,7 @@ src_tokenizer_libhl_tokenizer_a_SOURCES = \
 	src/tokenizer/internal.h \
 	src/tokenizer/vocab.c \
 	src/tokenizer/unicode.c \
+	src/tokenizer/pretok.c \
 	src/tokenizer/bpe.c \
 	src/tokenizer/encode.c \
 	src/tokenizer/decode.c

@@ -1,5 +1,5 @@
 /*
- * UTF-8 and the character classes the GPT-2 pre-tokenizer needs.
+ * UTF-8 and the character classes the pre-tokenizers (pretok.c) need.
  *
  * The GPT-2 pattern distinguishes \p{L} (letters), \p{N} (numbers), \s (white space) and
  * everything else. ASCII is classified exactly. Outside ASCII we carry no full Unicode
@@ -17,8 +17,6 @@
  * an Indic script, which Unicode calls Mn) only moves a pre-token boundary.
  */
 #include "tokenizer/internal.h"
-
-#include <string.h>
 
 size_t hl__utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
 {
@@ -196,8 +194,7 @@ int hl__gpt2_cp_to_byte(uint32_t cp)
     return -1;
 }
 
-/* Class of the character at s (invalid bytes are "other", length 1). */
-static hl__uclass_t class_at(const uint8_t *s, size_t n, size_t *len)
+hl__uclass_t hl__uclass_at(const uint8_t *s, size_t n, size_t *len)
 {
     uint32_t cp;
     size_t l = hl__utf8_next(s, n, &cp);
@@ -207,45 +204,4 @@ static hl__uclass_t class_at(const uint8_t *s, size_t n, size_t *len)
     }
     *len = l;
     return hl__uclass(cp);
-}
-
-/* Length of the run of characters of class c starting at s. */
-static size_t run_of(const uint8_t *s, size_t n, hl__uclass_t c)
-{
-    size_t i = 0, l;
-    while (i < n && class_at(s + i, n - i, &l) == c)
-        i += l;
-    return i;
-}
-
-/*
- * The GPT-2 pattern, alternatives tried in order at s[0]:
- *   's|'t|'re|'ve|'m|'ll|'d | ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+ | \s+(?!\S) | \s+
- */
-size_t hl__gpt2_pretoken(const uint8_t *s, size_t n)
-{
-    if (s[0] == '\'' && n >= 2) {
-        static const char *const k_contractions[] = {"s", "t", "re", "ve", "m", "ll", "d"};
-        for (size_t i = 0; i < HL_ARRAY_SIZE(k_contractions); i++) {
-            size_t l = strlen(k_contractions[i]);
-            if (n >= 1 + l && memcmp(s + 1, k_contractions[i], l) == 0)
-                return 1 + l;
-        }
-    }
-    size_t skip = (s[0] == ' ' && n > 1) ? 1 : 0, l;
-    hl__uclass_t c = class_at(s + skip, n - skip, &l);
-    if (c != HL__UC_SPACE)
-        return skip + run_of(s + skip, n - skip, c);
-    /* White space: \s+(?!\S) leaves the last space of a run for the next word, unless the
-     * run ends the text or is a single character (then \s+ takes it). */
-    size_t run = run_of(s, n, HL__UC_SPACE);
-    if (run == n)
-        return run;
-    size_t last = 0, i = 0;
-    while (i < run) { /* start of the run's last character */
-        last = i;
-        class_at(s + i, n - i, &l);
-        i += l;
-    }
-    return last > 0 ? last : run;
 }

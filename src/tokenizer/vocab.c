@@ -536,6 +536,10 @@ static int create(const json_t *desc, hl_tokenizer_t *t, hl_error_t *err)
             t->byte_tok[byte] = (int32_t)id;
     }
     if (t->model == HL__TOK_GPT2) {
+        const json_t *pre = json_object_get(desc, "pre");
+        if (pre && !json_is_null(pre) && !json_is_string(pre))
+            return hl_error_set(err, HL_EFORMAT, ERRP "\"pre\": expected a string or null");
+        t->pre = hl__pre_from_name(json_string_value(pre));
         for (int b = 0; b < 256; b++) {
             uint8_t u[4];
             size_t n = hl__utf8_put(hl__gpt2_byte_to_cp((uint8_t)b), u);

@@ -138,12 +138,13 @@ static void test_roundtrip_any_bytes(void **state)
     hl_tokenizer_free(t);
 }
 
-/* Splits s with the pre-tokenizer and compares with the NUL-separated list `want`. */
-static void expect_split(const char *s, const char *const *want, size_t n_want)
+/* Splits s with the pre-tokenizer `pre` and compares with the list `want`. */
+static void expect_split_pre(hl__pre_t pre, const char *s, const char *const *want,
+                             size_t n_want)
 {
     size_t len = strlen(s), k = 0;
     for (size_t i = 0; i < len; k++) {
-        size_t w = hl__gpt2_pretoken((const uint8_t *)s + i, len - i);
+        size_t w = hl__pretoken(pre, (const uint8_t *)s + i, len - i);
         assert_true(w > 0 && k < n_want);
         if (w != strlen(want[k]) || memcmp(s + i, want[k], w) != 0)
             fail_msg("pre-token %zu of \"%s\": \"%.*s\", expected \"%s\"", k, s, (int)w, s + i,
@@ -151,6 +152,11 @@ static void expect_split(const char *s, const char *const *want, size_t n_want)
         i += w;
     }
     assert_int_equal(k, n_want);
+}
+
+static void expect_split(const char *s, const char *const *want, size_t n_want)
+{
+    expect_split_pre(HL__PRE_GPT2, s, want, n_want);
 }
 
 static void test_pretokenizer(void **state)
@@ -182,6 +188,33 @@ static void test_pretokenizer(void **state)
     expect_split("  ", e, 1);
 }
 
+static void test_pretokenizer_llama3_qwen2(void **state)
+{
+    (void)state;
+    /* Expected splits from Python's re with the Llama 3 / Qwen2 patterns (as above). */
+    assert_int_equal(hl__pre_from_name("llama-bpe"), HL__PRE_LLAMA3);
+    assert_int_equal(hl__pre_from_name("qwen2"), HL__PRE_QWEN2);
+    assert_int_equal(hl__pre_from_name("gpt-2"), HL__PRE_GPT2);
+    assert_int_equal(hl__pre_from_name(NULL), HL__PRE_GPT2);
+    static const char s1[] = "I'LL pay 1234567 dollars, (ok)?\n\n  \n  Next\tline's END!!\r\n";
+    static const char *const l1[] = {"I",   "'LL",        " pay", " ",     "123",   "456",
+                                     "7",   " dollars",   ",",    " (",    "ok",    ")?\n\n",
+                                     "  \n", " ",          " Next", "\tline", "'s",    " END",
+                                     "!!\r\n"};
+    expect_split_pre(HL__PRE_LLAMA3, s1, l1, sizeof l1 / sizeof *l1);
+    static const char *const q1[] = {"I",   "'LL",    " pay", " ",   "1",      "2",     "3",
+                                     "4",   "5",      "6",    "7",   " dollars", ",",   " (",
+                                     "ok",  ")?\n\n", "  \n", " ",   " Next",  "\tline", "'s",
+                                     " END", "!!\r\n"};
+    expect_split_pre(HL__PRE_QWEN2, s1, q1, sizeof q1 / sizeof *q1);
+    static const char s2[] = "x  12 a_b __init__ caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"
+                             "\xF0\x9F\x98\x80\n";
+    static const char *const l2[] = {"x",     " ",    " ",      "12", " a",
+                                     "_b",    " __",  "init",   "__", " caf\xC3\xA9",
+                                     " \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", "\xF0\x9F\x98\x80\n"};
+    expect_split_pre(HL__PRE_LLAMA3, s2, l2, sizeof l2 / sizeof *l2);
+}
+
 static void test_byte_map(void **state)
 {
     (void)state;
@@ -205,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_prefix_space),
         cmocka_unit_test(test_roundtrip_any_bytes),
         cmocka_unit_test(test_pretokenizer),
+        cmocka_unit_test(test_pretokenizer_llama3_qwen2),
         cmocka_unit_test(test_byte_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
