@@ -18,4 +18,5 @@ int hl_cmd_pull(int argc, char **argv);
 int hl_cmd_decompress(int argc, char **argv);
 int hl_cmd_verify(int argc, char **argv);
 int hl_cmd_inspect(int argc, char **argv);
+int hl_cmd_synth(int argc, char **argv);
 #endif

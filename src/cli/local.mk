@@ -7,3 +7,4 @@ huffllm_SOURCES += src/cli/cmd_decompress.c
 huffllm_SOURCES += src/cli/cmd_verify.c
 huffllm_SOURCES += src/cli/cmd_inspect.c
 huffllm_LDADD = $(HL_ALL_LIBS)
+huffllm_SOURCES += src/cli/cmd_synth.c
