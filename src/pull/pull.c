@@ -393,6 +393,12 @@ static int pull_run(pull_t *p, hl_pull_result_t *res, hl_error_t *err)
     res->bytes_reused = p->progress.bytes_done;
     char hex[2 * HL_SHA256_LEN + 1];
     hl_hex(p->m.sha256, HL_SHA256_LEN, hex);
+    /* The version-pinned blob URL: immutable, so HTTP caches in between may keep it. */
+    char *pinned = str_printf("%s?sha256=%s", p->blob_url, hex);
+    if (!pinned)
+        return hl_error_set(err, HL_ENOMEM, "out of memory");
+    free(p->blob_url);
+    p->blob_url = pinned;
     /* If-Range with the ETag the manifest implies: should the server's file change under
      * us, it answers 200 (whole new file) instead of splicing new bytes into old ones. */
     char if_range[2 * HL_SHA256_LEN + 32];

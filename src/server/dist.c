@@ -363,6 +363,16 @@ enum MHD_Result hl_dist_handle_blob(hl_dist_t *d, hl_dist_model_t *m,
     if (rc)
         return prepare_failed(conn, m, rc, &err);
 
+    /* ?sha256=<hex> pins the URL to one version of the file, so that caches (nginx) can
+     * key on an immutable URL: a request for another version is 404, never other bytes. */
+    const char *pin = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sha256");
+    if (pin && (strlen(pin) != 2 * HL_SHA256_LEN || strncmp(pin, etag + 8, 2 * HL_SHA256_LEN))) {
+        close(fd);
+        return hl__dist_queue_error(conn, MHD_HTTP_NOT_FOUND,
+                                    "The model '%s' is no longer served with sha256 %.64s; "
+                                    "fetch its manifest again.",
+                                    m->id, pin);
+    }
     const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (hl__etag_none_match(inm, etag)) {

@@ -115,7 +115,9 @@ int hl_dist_model_prepare(hl_dist_model_t *m, hl_error_t *err);
  * Headers: Accept-Ranges: bytes, ETag, Cache-Control: public, max-age=31536000, immutable,
  * Content-Type: application/octet-stream. Range: one range (bytes=a-b | a- | -n) -> 206 with
  * Content-Range; unsatisfiable -> 416 with "Content-Range: bytes * /size" (no space); a
- * malformed or multi-range header is ignored (200, RFC 9110 14.2). If-None-Match matching
+ * malformed or multi-range header is ignored (200, RFC 9110 14.2). A query ?sha256=<hex>
+ * pins the version: another version's digest -> 404 (the pull client always pins, so a
+ * cache keyed on the URL can never hand it bytes of another version). If-None-Match matching
  * the ETag (or "*") -> 304. If-Range not equal to the ETag -> the Range is ignored (200).
  * @param method "GET" or "HEAD" (anything else: 405 with Allow).
  * @return the result of MHD_queue_response (MHD_NO only when MHD itself failed).

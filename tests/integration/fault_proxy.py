@@ -153,7 +153,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if ARGS.upstream:
             return self.proxy()
-        m = re.fullmatch(r"/v1/models/([A-Za-z0-9._-]+)/(blob|manifest)", self.path)
+        path, _, query = self.path.partition("?")
+        m = re.fullmatch(r"/v1/models/([A-Za-z0-9._-]+)/(blob|manifest)", path)
         if not m or not self.authorized():
             if not m:
                 self.reply(404, b'{"error":{"message":"not found"}}')
@@ -168,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
                               [("Content-Type", "application/json")])
         size = man["size"]
         etag = '"sha256:%s"' % man["sha256"]
+        pin = re.search(r"(?:^|&)sha256=([^&]*)", query)
+        if pin and pin.group(1) != man["sha256"]:
+            return self.reply(404, b'{"error":{"message":"other version"}}')
         common = [("ETag", etag), ("Accept-Ranges", "bytes"),
                   ("Content-Type", "application/octet-stream"),
                   ("Cache-Control", "public, max-age=31536000, immutable")]

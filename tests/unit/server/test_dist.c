@@ -244,6 +244,15 @@ static void test_whole_blob_and_head(void **state)
     r = req(f, "HEAD", "/v1/models/m/blob", "Range: bytes=10-19", NULL);
     assert_int_equal(r.status, 206);
     assert_int_equal(r.content_length, 10);
+    /* Version-pinned URL: the current digest is served, another one is 404. */
+    char pinned[160];
+    snprintf(pinned, sizeof(pinned), "/v1/models/m/blob?sha256=%.64s", f->etag + 8);
+    r = req(f, "HEAD", pinned, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.content_length, (long long)f->size);
+    r = req(f, "GET", "/v1/models/m/blob?sha256=00", NULL);
+    assert_int_equal(r.status, 404);
+    free(r.body);
     r = req(f, "POST", "/v1/models/m/blob", NULL);
     assert_int_equal(r.status, 405);
     free(r.body);
