@@ -11,3 +11,8 @@ src_server_libhl_server_a_SOURCES = \
 # Distribution endpoints (dist): blob, manifest, edge-mode pulls.
 include src/server/dist.mk
 src_server_libhl_server_a_SOURCES += $(HL_DIST_SOURCES)
+# OpenAI wire layer (oai): request parsing, response/chunk rendering, errors, SSE, chat templates.
+src_server_libhl_server_a_SOURCES += src/server/oai.h src/server/oai_internal.h \
+	src/server/oai_json.c src/server/oai_error.c src/server/oai_request.c \
+	src/server/oai_render.c src/server/oai_text.c src/server/sse.c src/server/sse.h \
+	src/server/chat_template.c src/server/chat_template.h

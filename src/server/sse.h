@@ -42,8 +42,9 @@ size_t hl_sse_queue_read(hl_sse_queue_t *q, void *out, size_t cap);
 const uint8_t *hl_sse_queue_peek(const hl_sse_queue_t *q, size_t *len);
 void hl_sse_queue_consume(hl_sse_queue_t *q, size_t n);
 
-/* Appends "data: <data>\n\n". data must not contain "\n\n" or "\r" (compact JSON never
- * does; checked: HL_EINVAL). @return 0, HL_EINVAL, HL_ENOMEM or HL_ERANGE. */
+/* Appends "data: <data>\n\n" whole or not at all. data must not contain a line break
+ * (compact JSON never does; checked: HL_EINVAL).
+ * @return 0, HL_EINVAL, HL_ENOMEM or HL_ERANGE (the queue's max would be exceeded). */
 int hl_sse_event(hl_sse_queue_t *q, const char *data, size_t len);
 /* Appends "data: [DONE]\n\n". */
 int hl_sse_done(hl_sse_queue_t *q);
@@ -51,6 +52,9 @@ int hl_sse_done(hl_sse_queue_t *q);
 int hl_sse_error(hl_sse_queue_t *q, const hl_oai_error_t *e);
 /* Renders a chunk with hl_oai_render_chunk and appends it as an event. */
 int hl_sse_chunk(hl_sse_queue_t *q, const hl_oai_stream_t *s, const hl_oai_chunk_t *c);
+
+/* Renders the final usage chunk (include_usage only) and appends it as an event. */
+int hl_sse_usage(hl_sse_queue_t *q, const hl_oai_stream_t *s, const hl_oai_usage_t *usage);
 
 /* Response headers every stream sends (name, value pairs; NULL-terminated list). */
 extern const char *const hl_sse_headers[];

@@ -12,3 +12,25 @@ tests_unit_server_test_metrics_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 tests_unit_server_test_route_SOURCES = tests/unit/server/test_route.c
 tests_unit_server_test_route_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_server_test_route_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+# OpenAI wire layer (oai): request parsing, rendering and errors, text assembly, SSE, templates.
+check_PROGRAMS += tests/unit/server/test_oai_request tests/unit/server/test_oai_render \
+	tests/unit/server/test_oai_text tests/unit/server/test_sse \
+	tests/unit/server/test_chat_template
+TESTS += tests/unit/server/test_oai_request tests/unit/server/test_oai_render \
+	tests/unit/server/test_oai_text tests/unit/server/test_sse \
+	tests/unit/server/test_chat_template
+tests_unit_server_test_oai_request_SOURCES = tests/unit/server/test_oai_request.c
+tests_unit_server_test_oai_request_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_server_test_oai_request_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_server_test_oai_render_SOURCES = tests/unit/server/test_oai_render.c
+tests_unit_server_test_oai_render_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_server_test_oai_render_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_server_test_oai_text_SOURCES = tests/unit/server/test_oai_text.c
+tests_unit_server_test_oai_text_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_server_test_oai_text_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_server_test_sse_SOURCES = tests/unit/server/test_sse.c
+tests_unit_server_test_sse_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_server_test_sse_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+tests_unit_server_test_chat_template_SOURCES = tests/unit/server/test_chat_template.c
+tests_unit_server_test_chat_template_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_server_test_chat_template_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
