@@ -54,9 +54,13 @@ int32_t hl_tokenizer_bos(const hl_tokenizer_t *t); /* -1 if none */
 int32_t hl_tokenizer_eos(const hl_tokenizer_t *t); /* -1 if none */
 bool hl_tokenizer_is_eog(const hl_tokenizer_t *t, int32_t id);
 bool hl_tokenizer_add_bos(const hl_tokenizer_t *t);
+/* The description's "add_eos" (true only with an EOS id); for callers encoding whole
+ * documents rather than prompts. */
+bool hl_tokenizer_add_eos(const hl_tokenizer_t *t);
 
 /*
- * Encodes UTF-8 text. With add_bos, BOS is prepended (when the model has one). With
+ * Encodes UTF-8 text. With add_bos, BOS is prepended (when the model has one); EOS is never
+ * appended (a prompt is continued; see hl_tokenizer_add_eos). With
  * parse_special, the text of control/user-defined tokens (e.g. "<|im_start|>") maps to
  * their ids; without it they are encoded as plain text.
  * *ids is a heap array the caller frees. @return 0 or HL_EINVAL (invalid UTF-8 is encoded

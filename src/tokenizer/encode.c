@@ -100,11 +100,7 @@ static int encode(enc_t *e, const char *text, size_t len, bool add_bos, bool par
         i += mlen;
         frag = i;
     }
-    if ((rc = encode_fragment(e, text + frag, len - frag)))
-        return rc;
-    if (add_bos && t->add_eos && t->eos >= 0 && (rc = hl__ids_push(&e->out, t->eos)))
-        return rc;
-    return 0;
+    return encode_fragment(e, text + frag, len - frag);
 }
 
 int hl_tokenizer_encode(const hl_tokenizer_t *t, const char *text, size_t len, bool add_bos,

@@ -613,6 +613,11 @@ bool hl_tokenizer_add_bos(const hl_tokenizer_t *t)
     return t->add_bos && t->bos >= 0;
 }
 
+bool hl_tokenizer_add_eos(const hl_tokenizer_t *t)
+{
+    return t->add_eos && t->eos >= 0;
+}
+
 const char *hl_tokenizer_token_text(const hl_tokenizer_t *t, int32_t id, size_t *len)
 {
     if (id < 0 || (uint32_t)id >= t->n_vocab) {

@@ -233,6 +233,7 @@ static void test_accessors(void **state)
     assert_int_equal(hl_tokenizer_bos(t), 1);
     assert_int_equal(hl_tokenizer_eos(t), 2);
     assert_true(hl_tokenizer_add_bos(t));
+    assert_false(hl_tokenizer_add_eos(t));
     assert_true(hl_tokenizer_is_eog(t, 1));
     assert_true(hl_tokenizer_is_eog(t, 2));
     assert_false(hl_tokenizer_is_eog(t, 3));
