@@ -15,6 +15,7 @@
 #define HUFFLLM_FORMAT_H
 
 #include <jansson.h>
+#include <signal.h>
 
 #include "huffllm/codec.h"
 #include "huffllm/common.h"
@@ -78,6 +79,9 @@ typedef struct {
     /* Progress: called after each tensor with bytes of tensor data done / total. */
     void (*progress)(void *ud, uint64_t done, uint64_t total, const char *tensor);
     void *progress_ud;
+    /* When non-NULL and set non-zero (by a SIGINT handler, say), the write stops at the next
+     * tile with HL_ECANCELED and removes its temporary file. */
+    const volatile sig_atomic_t *cancel;
 } hl_write_opts_t;
 
 /*
@@ -151,6 +155,7 @@ int hl_hlm_verify(const hl_hlm_t *h, hl_error_t *err);
 
 typedef struct {
     bool overwrite;
+    const volatile sig_atomic_t *cancel; /* as in hl_write_opts_t */
 } hl_restore_opts_t;
 /*
  * Writes the source files back byte for byte (checking each file's SHA-256 before the

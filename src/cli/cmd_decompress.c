@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "huffllm/format.h"
 
 static void usage(FILE *out)
@@ -116,6 +117,8 @@ int hl_cmd_decompress(int argc, char **argv)
     }
     if (rc == 0 && (!dir || (out && !srcdir && !primary)))
         rc = hl_error_set(&err, HL_ENOMEM, "out of memory");
+    ropts.cancel = &hl_cli_interrupted;
+    hl_cli_catch_interrupts();
     if (rc == 0)
         rc = hl_hlm_restore(h, primary, dir, &ropts, &err);
     if (rc != 0) {
@@ -128,14 +131,22 @@ int hl_cmd_decompress(int argc, char **argv)
         json_int_t bytes = 0;
         size_t i;
         const json_t *f;
-        json_array_foreach(files, i, f) bytes += json_integer_value(json_object_get(f, "size"));
+        const char *first = NULL; /* the checkpoint's original name */
+        json_array_foreach(files, i, f) {
+            bytes += json_integer_value(json_object_get(f, "size"));
+            if (json_is_true(json_object_get(f, "primary")))
+                first = json_string_value(json_object_get(f, "name"));
+        }
         double secs = hl_now() - t0;
-        fprintf(stderr, "%s: restored %zu file%s, %lld bytes in %.2f s -> %s\n", in,
+        fprintf(stderr, "%s: restored %zu file%s, %lld bytes in %.2f s -> %s%s%s\n", in,
                 json_array_size(files), json_array_size(files) == 1 ? "" : "s",
-                (long long)bytes, secs, primary ? primary : dir);
+                (long long)bytes, secs, primary ? primary : dir,
+                !primary && first && !srcdir ? "/" : "", !primary && first && !srcdir ? first : "");
     }
     free(dir);
     free(primary);
     hl_hlm_close(h);
+    if (rc != 0)
+        hl_cli_reraise(); /* temporary files are gone: now die as the signal asked */
     return rc == 0 ? 0 : 1;
 }

@@ -57,9 +57,11 @@ int hl__check_tile_crc(const hl_hlm_t *h, const hl_tensor_t *t, uint32_t j, hl_e
 typedef int (*hl__sink_fn)(void *ud, const void *data, size_t len, hl_error_t *err);
 /*
  * Rebuilds source file fi from its recipe (checking each tile's CRC32C and decoding it) and
- * checks the file's recorded SHA-256. sink may be NULL (verification only).
+ * checks the file's recorded SHA-256. sink may be NULL (verification only); a non-zero
+ * *cancel stops it with HL_ECANCELED.
  */
-int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud, hl_error_t *err);
+int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud,
+                    const volatile sig_atomic_t *cancel, hl_error_t *err);
 
 /* Elements in tile `tile` of t. */
 uint64_t hl__tile_elems(const hl_tensor_t *t, uint32_t tile);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud, hl_error_t *err)
+int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud,
+                    const volatile sig_atomic_t *cancel, hl_error_t *err)
 {
     const hl__file_t *f = &h->files[fi];
     uint64_t cap;
@@ -32,6 +33,10 @@ int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud, hl
         const hl_tensor_t *t = &h->tensors[g->tensor];
         for (uint32_t j = 0; rc == 0 && j < t->n_tiles; j++) {
             uint64_t bytes;
+            if (cancel && *cancel) {
+                rc = hl_error_set(err, HL_ECANCELED, "interrupted");
+                break;
+            }
             if ((rc = hl__check_tile_crc(h, t, j, err)) != 0)
                 break;
             rc = hl_dtype_bytes(t->dtype, hl__tile_elems(t, j), &bytes);
@@ -105,7 +110,7 @@ int hl_hlm_restore(const hl_hlm_t *h, const char *primary_out, const char *dir,
         free(path);
     }
     for (size_t i = 0; i < h->n_files && rc == 0; i++) {
-        rc = hl__file_stream(h, i, hl__atomic_sink, &out[i], err);
+        rc = hl__file_stream(h, i, hl__atomic_sink, &out[i], opts ? opts->cancel : NULL, err);
         if (rc != 0 && rc != HL_ENOSPC && rc != HL_EIO)
             hl_error_prefix(err, "%s", h->path);
     }

@@ -9,7 +9,7 @@ int hl_hlm_verify(const hl_hlm_t *h, hl_error_t *err)
 {
     int rc = 0;
     for (size_t i = 0; i < h->n_files && rc == 0; i++)
-        rc = hl__file_stream(h, i, NULL, NULL, err);
+        rc = hl__file_stream(h, i, NULL, NULL, NULL, err);
     if (rc == 0)
         rc = hl__check_digest(h, err);
     if (rc != 0)

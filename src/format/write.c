@@ -404,6 +404,10 @@ static int hl__write_tiles(hl__writer_t *w, hl_error_t *err)
             }
         }
         for (uint32_t j = 0; j < x->n_tiles && rc == 0; j++) {
+            if (w->opts->cancel && *w->opts->cancel) {
+                rc = hl_error_set(err, HL_ECANCELED, "%s: interrupted", w->out.final_path);
+                break;
+            }
             uint64_t row0 = (uint64_t)j * x->rows_per_tile;
             uint64_t nrows = HL_MIN(x->rows_per_tile, x->rows - row0), len = 0;
             rc = hl_tile_encode(&x->tc, data + row0 * x->row_bytes, nrows * x->cols, buf, cap,
