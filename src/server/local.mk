@@ -7,12 +7,22 @@ src_server_libhl_server_a_SOURCES = \
 	src/server/config.c src/server/config.h \
 	src/server/metrics.c src/server/metrics.h \
 	src/server/route.c src/server/route.h \
-	src/server/auth.c src/server/auth.h
-# Distribution endpoints (dist): blob, manifest, edge-mode pulls.
-include src/server/dist.mk
-src_server_libhl_server_a_SOURCES += $(HL_DIST_SOURCES)
+	src/server/auth.c src/server/auth.h \
+	src/server/sched.c src/server/sched.h \
+	src/server/daemon.c src/server/daemon.h \
+	src/server/http.c src/server/registry.c src/server/gen.c src/server/info.c
+
+# The daemon. HL_SYSCONFDIR: where the default config is looked for (make install puts the
+# example there).
+bin_PROGRAMS += huffllmd
+huffllmd_SOURCES = src/server/main.c
+huffllmd_CPPFLAGS = $(AM_CPPFLAGS) -DHL_SYSCONFDIR='"$(sysconfdir)"'
+huffllmd_LDADD = $(HL_ALL_LIBS)
 # OpenAI wire layer (oai): request parsing, response/chunk rendering, errors, SSE, chat templates.
 src_server_libhl_server_a_SOURCES += src/server/oai.h src/server/oai_internal.h \
 	src/server/oai_json.c src/server/oai_error.c src/server/oai_request.c \
 	src/server/oai_render.c src/server/oai_text.c src/server/sse.c src/server/sse.h \
 	src/server/chat_template.c src/server/chat_template.h
+# Distribution endpoints (dist): blob, manifest, edge-mode pulls.
+include src/server/dist.mk
+src_server_libhl_server_a_SOURCES += $(HL_DIST_SOURCES)

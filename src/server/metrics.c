@@ -246,7 +246,7 @@ void hl_metric_add(hl_metric_t *m, const char *const *values, double v)
 
 void hl_metric_set(hl_metric_t *m, const char *const *values, double v)
 {
-    if (m && m->type == HL_METRIC_GAUGE)
+    if (m && m->type != HL_METRIC_HISTOGRAM)
         hl__metric_update(m, values, v, 1);
 }
 

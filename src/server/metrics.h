@@ -48,7 +48,8 @@ hl_metric_t *hl_metrics_register(hl_metrics_t *r, hl_metric_type_t type, const c
 /* Updates. `values` holds the family's n_labels label values (NULL when it has none).
  * A NULL family is ignored, so optional subsystems need no checks. */
 void hl_metric_add(hl_metric_t *m, const char *const *values, double v);     /* counter/gauge */
-void hl_metric_set(hl_metric_t *m, const char *const *values, double v);     /* gauge */
+/* Gauges; also counters that mirror a monotonic count kept elsewhere (engine stats). */
+void hl_metric_set(hl_metric_t *m, const char *const *values, double v);
 void hl_metric_observe(hl_metric_t *m, const char *const *values, double v); /* histogram */
 /* Drops the series with these label values (a model removed from the config). */
 void hl_metric_remove(hl_metric_t *m, const char *const *values);
