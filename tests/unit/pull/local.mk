@@ -8,3 +8,7 @@ tests_unit_pull_test_manifest_LDADD = $(HL_PULL_LIB) $(HL_COMMON_LIB) $(HL_TEST_
 # Integration: huffllm pull against a fault-injecting origin/proxy (Python stdlib, 127.0.0.1).
 TESTS += tests/integration/test_pull.py
 dist_noinst_SCRIPTS += tests/integration/test_pull.py tests/integration/fault_proxy.py
+# Cloud and edge huffllmd, curl Range cases, fault proxy, and nginx with conf/nginx-huffllm.conf.
+TESTS += tests/integration/test_pull_daemons.py
+dist_noinst_SCRIPTS += tests/integration/test_pull_daemons.py
+EXTRA_DIST += conf/nginx-huffllm.conf
