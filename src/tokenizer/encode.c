@@ -52,7 +52,20 @@ static int encode_llama(enc_t *e, const char *s, size_t len)
             e->buf[n++] = (uint8_t)s[i];
         }
     }
-    return hl__bpe_word(e->bpe, t, e->buf, n, &e->out);
+    if (!t->split_words)
+        return hl__bpe_word(e->bpe, t, e->buf, n, &e->out);
+    /* Cut before every space run that follows another character. */
+    size_t w = 0, sl = t->space_len;
+    for (size_t i = 1; i + sl <= n; i++) {
+        if (memcmp(e->buf + i, t->space, sl) != 0 ||
+            (i >= sl && memcmp(e->buf + i - sl, t->space, sl) == 0))
+            continue;
+        int rc = hl__bpe_word(e->bpe, t, e->buf + w, i - w, &e->out);
+        if (rc)
+            return rc;
+        w = i;
+    }
+    return hl__bpe_word(e->bpe, t, e->buf + w, n - w, &e->out);
 }
 
 static int encode_gpt2(enc_t *e, const char *s, size_t len)

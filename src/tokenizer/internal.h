@@ -79,6 +79,11 @@ struct hl_tokenizer_s {
     /* llama: how the vocabulary writes a space: "\xE2\x96\x81" or " " (llama2.c .bin). */
     char space[4];
     uint8_t space_len;
+    /* llama: no plain token has a space symbol after another character (true of
+     * SentencePiece vocabularies split by whitespace), so no merge can cross the start of
+     * a space run and encode may tokenize each such word separately: a small heap instead
+     * of one the size of the text. */
+    bool split_words;
     hl__pre_t pre; /* gpt2: pre-tokenizer family */
 
     /* Control and user-defined tokens matched by parse_special, grouped by first byte

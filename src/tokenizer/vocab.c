@@ -450,6 +450,26 @@ static void find_space_symbol(hl_tokenizer_t *t)
     }
 }
 
+/* Whether every plain token has space symbols only as a leading run (see split_words). */
+static bool spaces_lead_only(const hl_tokenizer_t *t)
+{
+    int32_t sp = hl__tok_lookup(t, t->space, t->space_len);
+    if (sp < 0 || !hl__tt_plain(t->types[sp]))
+        return false;
+    for (uint32_t id = 0; id < t->n_vocab; id++) {
+        const char *s = t->text_pool + t->text_off[id];
+        size_t len = t->text_len[id], i = 0;
+        if (!hl__tt_plain(t->types[id]))
+            continue;
+        while (i + t->space_len <= len && memcmp(s + i, t->space, t->space_len) == 0)
+            i += t->space_len;
+        for (; i + t->space_len <= len; i++)
+            if (memcmp(s + i, t->space, t->space_len) == 0)
+                return false;
+    }
+    return true;
+}
+
 static int load_eog(hl_tokenizer_t *t, const json_t *desc, hl_error_t *err)
 {
     const json_t *eog = json_object_get(desc, "eog_ids");
@@ -526,6 +546,7 @@ static int create(const json_t *desc, hl_tokenizer_t *t, hl_error_t *err)
                             ERRP "a llama tokenizer needs \"scores\" or \"merges\"");
 
     find_space_symbol(t);
+    t->split_words = t->model == HL__TOK_LLAMA && spaces_lead_only(t);
     for (int b = 0; b < 256; b++)
         t->byte_tok[b] = t->byte_sym[b] = -1;
     for (uint32_t id = t->n_vocab; id-- > 0;) {

@@ -64,6 +64,18 @@ static void test_tok512_goldens(void **state)
         check_goldens(t, "golden_tok512.tsv");
         hl_tokenizer_free(t);
     }
+    /* A token with "▁" after another character (one no text here can form: U+0001 has no
+     * token, so it is a byte-fallback symbol) turns off the per-word split: the whole
+     * fragment goes through one heap, with the same results. */
+    char *path = fx_model_path("stories260K/tok512.bin");
+    json_t *d = fx_llama2c_desc(path, true);
+    free(path);
+    json_array_append_new(json_object_get(d, "tokens"), json_string("\x01\xE2\x96\x81"));
+    json_array_append_new(json_object_get(d, "scores"), json_real(0.0));
+    json_array_append_new(json_object_get(d, "token_types"), json_integer(1));
+    hl_tokenizer_t *t = fx_create(d);
+    check_goldens(t, "golden_tok512.tsv");
+    hl_tokenizer_free(t);
 }
 
 static void test_hf656k_goldens(void **state)
