@@ -99,6 +99,7 @@ typedef struct {
     uint8_t single_symbol; /* 1 when one symbol is used: streams carry no bits */
     uint8_t symbol;        /* that symbol */
     uint8_t sym_len[HL_HUF_SYMBOLS]; /* code length per symbol (for stream tails) */
+    uint8_t info[1u << HL_HUF_MAX_BITS]; /* per entry: bits consumed, symbols decoded */
 } hl_huf_dtable_t;
 int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out);
 
@@ -123,6 +124,12 @@ typedef struct {
 /* Adds the symbols of `n_elems` elements (source bytes) to `hist`. Not for RAW. */
 int hl_codec_histogram(hl_dtype_t t, const void *src, uint64_t n_elems,
                        uint64_t hist[HL_HUF_SYMBOLS]);
+
+/* Writes the symbols of elements [first, first + count) of source bytes `src` to out[count]:
+ * the byte-grouped stream the coding model Huffman-codes (exponents of bf16/f32, high bytes
+ * of f16, int8 values of q8_0, element i of q8_0 being weight i%32 of block i/32).
+ * @return 0 or HL_EINVAL (RAW dtype). */
+int hl_codec_symbols(hl_dtype_t t, const void *src, uint64_t first, uint64_t count, uint8_t *out);
 
 /* Verbatim bits per element of the coding model (bf16 8, fp16 8, fp32 24, q8_0 0.5). */
 double hl_codec_verbatim_bits(hl_dtype_t t);

@@ -15,13 +15,12 @@
 #define HL__TILE_PAD 8       /* zero bytes after the verbatim bytes */
 #define HL__TABLE_MASK ((1u << HL_HUF_MAX_BITS) - 1)
 
-/* Decoder table entry (hl_huf_dtable_t.entry): up to 3 symbols decoded by one lookup.
- *   bits  0..23  symbols 0, 1, 2 (one byte each; unused bytes are zero)
- *   bits 24..27  bits consumed by all symbols of the entry (1..12)
- *   bits 28..29  number of symbols (1..3) */
-#define HL__ENTRY_SYMS 3
-#define HL__ENTRY_BITS(e) (((e) >> 24) & 15u)
-#define HL__ENTRY_COUNT(e) ((e) >> 28)
+/* Decoder table, per 12-bit window w: entry[w] holds up to 4 symbols decoded by one lookup
+ * (symbol k in byte k, unused bytes zero), info[w] the bits they consume (1..12, bits 0..3)
+ * and their count (1..4, bits 4..6). Exponents average ~2.6 bits, so most windows hold 4. */
+#define HL__ENTRY_SYMS 4
+#define HL__INFO_BITS(i) ((i) & 15u)
+#define HL__INFO_COUNT(i) ((i) >> 4)
 
 static inline uint32_t hl__load_le32(const uint8_t *p)
 {

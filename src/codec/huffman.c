@@ -230,29 +230,30 @@ int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
     uint16_t code[HL_HUF_SYMBOLS];
     canonical_codes(l, code);
     uint32_t *e = out->entry;
+    uint8_t *info = out->info;
     for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
         unsigned len = l->len[s];
         if (!len)
             continue;
         unsigned r = reverse_bits(code[s], len);
         for (unsigned w = r; w < (1u << HL_HUF_MAX_BITS); w += 1u << len)
-            e[w] = s | (uint32_t)len << 24 | 1u << 28;
+            e[w] = s;
     }
     for (unsigned w = 0; w < (1u << HL_HUF_MAX_BITS); w++) {
         uint32_t v = e[w] & 0xffu;
-        unsigned bits = HL__ENTRY_BITS(e[w]), n = 1;
+        unsigned bits = l->len[v], n = 1;
         while (n < HL__ENTRY_SYMS) {
-            /* Entries below w may already be extended: use only their first symbol (bits
-             * 0..7, always the window's own first symbol) and take its length from l. */
-            uint32_t nx = e[(w >> bits) & HL__TABLE_MASK];
-            unsigned sym = nx & 0xffu, len = l->len[sym];
+            /* Entries below w may already be extended: use only their first symbol (byte 0,
+             * always the window's own first symbol) and take its length from l. */
+            unsigned sym = e[(w >> bits) & HL__TABLE_MASK] & 0xffu, len = l->len[sym];
             if (bits + len > HL_HUF_MAX_BITS)
                 break;
             v |= (uint32_t)sym << (8 * n);
             bits += len;
             n++;
         }
-        e[w] = v | (uint32_t)bits << 24 | (uint32_t)n << 28;
+        e[w] = v;
+        info[w] = (uint8_t)(bits | n << 4);
     }
     return 0;
 }

@@ -176,6 +176,37 @@ static inline void block_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *
     memcpy(dst, o, (size_t)k * ob);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* bf16 -> fp32, 16 elements per step: the 16 symbols and verbatim bytes are loaded before
+ * the 64 output bytes are stored (see the in-place contract above). SSE2 is part of x86-64,
+ * so this needs no CPU detection. */
+static uint64_t fuse_bf16_f32_sse2(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                   float *dst)
+{
+    const __m128i z = _mm_setzero_si128(), m7f = _mm_set1_epi16(0x7f), m80 = _mm_set1_epi16(0x80);
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i s = _mm_loadu_si128((const __m128i *)(sym + i));
+        __m128i v = _mm_loadu_si128((const __m128i *)(verb + i));
+        __m128i s0 = _mm_unpacklo_epi8(s, z), s1 = _mm_unpackhi_epi8(s, z);
+        __m128i v0 = _mm_unpacklo_epi8(v, z), v1 = _mm_unpackhi_epi8(v, z);
+        __m128i b0 = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(v0, m80), 8),
+                                               _mm_slli_epi16(s0, 7)),
+                                  _mm_and_si128(v0, m7f));
+        __m128i b1 = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(v1, m80), 8),
+                                               _mm_slli_epi16(s1, 7)),
+                                  _mm_and_si128(v1, m7f));
+        _mm_storeu_si128((__m128i *)(dst + i), _mm_unpacklo_epi16(z, b0));
+        _mm_storeu_si128((__m128i *)(dst + i + 4), _mm_unpackhi_epi16(z, b0));
+        _mm_storeu_si128((__m128i *)(dst + i + 8), _mm_unpacklo_epi16(z, b1));
+        _mm_storeu_si128((__m128i *)(dst + i + 12), _mm_unpackhi_epi16(z, b1));
+    }
+    return i;
+}
+#endif
+
 void hl__fuse_f32(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
 {
     if (t == HL_DTYPE_Q8_0) {
@@ -192,6 +223,10 @@ void hl__fuse_f32(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_
     }
     unsigned vb = t == HL_DTYPE_F32 ? 3 : 1;
     uint64_t i = 0;
+#if defined(__SSE2__)
+    if (t == HL_DTYPE_BF16)
+        i = fuse_bf16_f32_sse2(sym, verb, n, dst);
+#endif
     for (; i + HL__FUSE_BLOCK <= n; i += HL__FUSE_BLOCK)
         block_f32(t, sym + i, verb + i * vb, HL__FUSE_BLOCK, dst + i);
     if (i < n)
@@ -215,6 +250,14 @@ void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
         block_bytes(t, sym + i, verb + i * vb, HL__FUSE_BLOCK, dst + i * ob);
     if (i < n)
         block_bytes(t, sym + i, verb + i * vb, (unsigned)(n - i), dst + i * ob);
+}
+
+int hl_codec_symbols(hl_dtype_t t, const void *src, uint64_t first, uint64_t count, uint8_t *out)
+{
+    if (t == HL_DTYPE_RAW || (unsigned)t > HL_DTYPE_RAW || ((!src || !out) && count))
+        return HL_EINVAL;
+    hl__symbols_extract(t, src, first, count, out);
+    return 0;
 }
 
 int hl_codec_histogram(hl_dtype_t t, const void *src, uint64_t n_elems,

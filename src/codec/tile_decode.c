@@ -3,8 +3,8 @@
  * batch 1). Payload layout: see tile_encode.c.
  *
  * How it is fast:
- *   - one lookup in a 4096-entry table (16 KiB, L1) per 12-bit window yields up to three
- *     symbols (exponents average ~2.6 bits, so most lookups yield three);
+ *   - one lookup in a 4096-entry table (16 KiB of symbols + 4 KiB of lengths, L1) per 12-bit
+ *     window yields up to four symbols (exponents average ~2.6 bits: most lookups yield 4);
  *   - each stream keeps a 64-bit bit container refilled without branches (one unaligned
  *     8-byte load, the position advanced by the whole bytes that fit, the count or-ed to
  *     56..63), after which four lookups can run with no further check;
@@ -21,13 +21,12 @@
  *     valid stream never consumes; a stream that does is caught after decoding, when the
  *     bits it consumed must round up to exactly its length L[s];
  *   - writes are bounded by symbol counts: the fast loop runs only while every stream has
- *     at least HL__FAST_MARGIN symbols left in its segment (one iteration writes at most 12
- *     symbols plus one spare byte of a 4-byte store), the tails write one symbol at a time.
+ *     at least HL__FAST_MARGIN symbols left in its segment (one iteration writes at most 16
+ *     symbols, 4-byte stores included), the tails write one symbol at a time.
  */
 #include "codec/codec_internal.h"
 
-/* Symbols written per fast-loop iteration and stream: 4 lookups x up to 3, plus the 4-byte
- * store of the last lookup reaching 3 bytes further. */
+/* Symbols written per fast-loop iteration and stream: 4 lookups x 4-byte stores. */
 #define HL__FAST_MARGIN 16
 
 typedef struct {
@@ -48,23 +47,23 @@ typedef struct {
 
 #define STEP(b)                                                                                \
     do {                                                                                       \
-        uint32_t e_ = tab[(b).buf & HL__TABLE_MASK];                                           \
-        unsigned nb_ = HL__ENTRY_BITS(e_);                                                     \
-        hl__store_le32((b).out, e_);                                                           \
+        unsigned w_ = (unsigned)((b).buf & HL__TABLE_MASK), i_ = info[w_];                     \
+        unsigned nb_ = HL__INFO_BITS(i_);                                                      \
+        hl__store_le32((b).out, tab[w_]);                                                      \
         (b).buf >>= nb_;                                                                       \
         (b).cnt -= nb_;                                                                        \
-        (b).out += HL__ENTRY_COUNT(e_);                                                        \
+        (b).out += HL__INFO_COUNT(i_);                                                         \
     } while (0)
 
 /* Finishes one stream: whole entries while they fit, then single symbols near the end. */
 static void decode_tail(const hl_huf_dtable_t *dt, const uint8_t *payload, hl__bits_t *b)
 {
-    const uint32_t *tab = dt->entry;
     while (b->out < b->out_end) {
         REFILL(*b);
-        uint32_t e = tab[b->buf & HL__TABLE_MASK];
+        unsigned w = (unsigned)(b->buf & HL__TABLE_MASK), i = dt->info[w];
+        uint32_t e = dt->entry[w];
         uint64_t left = (uint64_t)(b->out_end - b->out);
-        unsigned k = HL__ENTRY_COUNT(e), nb = HL__ENTRY_BITS(e);
+        unsigned k = HL__INFO_COUNT(i), nb = HL__INFO_BITS(i);
         if (k > left) { /* the entry decodes past the segment: keep only what belongs to it */
             k = (unsigned)left;
             nb = 0;
@@ -83,6 +82,7 @@ static void decode_tail(const hl_huf_dtable_t *dt, const uint8_t *payload, hl__b
 static void decode_fast4(const hl_huf_dtable_t *dt, const uint8_t *payload, hl__bits_t *s)
 {
     const uint32_t *tab = dt->entry;
+    const uint8_t *info = dt->info;
     hl__bits_t a = s[0], b = s[1], c = s[2], d = s[3];
     while (a.out_end - a.out >= HL__FAST_MARGIN && b.out_end - b.out >= HL__FAST_MARGIN &&
            c.out_end - c.out >= HL__FAST_MARGIN && d.out_end - d.out >= HL__FAST_MARGIN) {
@@ -106,6 +106,7 @@ static void decode_fast4(const hl_huf_dtable_t *dt, const uint8_t *payload, hl__
 static void decode_fast1(const hl_huf_dtable_t *dt, const uint8_t *payload, hl__bits_t *s)
 {
     const uint32_t *tab = dt->entry;
+    const uint8_t *info = dt->info;
     hl__bits_t a = *s;
     while (a.out_end - a.out >= HL__FAST_MARGIN) {
         REFILL(a);

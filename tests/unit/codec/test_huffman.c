@@ -291,8 +291,8 @@ static void test_dtable_matches_codes(void **state)
     unsigned multi = 0;
     for (unsigned w = 0; w < (1u << HL_HUF_MAX_BITS); w++) {
         uint32_t e = dt->entry[w];
-        unsigned n = e >> 28, bits = (e >> 24) & 15, pos = 0;
-        assert_true(n >= 1 && n <= 3);
+        unsigned n = dt->info[w] >> 4, bits = dt->info[w] & 15, pos = 0;
+        assert_true(n >= 1 && n <= 4);
         for (unsigned k = 0; k < n; k++) {
             unsigned s = (e >> (8 * k)) & 255;
             assert_true(ct.len[s] > 0);
