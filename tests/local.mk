@@ -8,3 +8,4 @@ include tests/unit/server/local.mk
 include tests/unit/engine/local.mk
 include tests/unit/tokenizer/local.mk
 include tests/fuzz/local.mk
+include tests/unit/import/local.mk
