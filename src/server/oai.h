@@ -115,7 +115,7 @@ typedef struct {
     size_t stop_len[HL_MAX_STOP];
     size_t n_stop;
     bool has_seed;
-    uint64_t seed;            /* any JSON integer, taken modulo 2^64 */
+    uint64_t seed;            /* any int64 JSON integer (negative ones wrap to uint64) */
     /* Completions: logprobs int 0..5 → logprobs = true, top_logprobs = value.
      * Chat: logprobs bool, top_logprobs 0..20 (only with logprobs true). */
     bool logprobs;

@@ -128,35 +128,33 @@ int hl_sse_done(hl_sse_queue_t *q)
     return hl_sse_queue_push(q, done, sizeof done - 1);
 }
 
-int hl_sse_error(hl_sse_queue_t *q, const hl_oai_error_t *e)
+/* Appends a rendered JSON text (NULL: rendering ran out of memory) as an event, freeing it. */
+static int event_owned(hl_sse_queue_t *q, char *json, size_t len)
 {
-    size_t len = 0;
-    char *json = hl_oai_error_render(e, &len);
     if (!json)
         return HL_ENOMEM;
     int rc = hl_sse_event(q, json, len);
     free(json);
     return rc;
+}
+
+int hl_sse_error(hl_sse_queue_t *q, const hl_oai_error_t *e)
+{
+    size_t len = 0;
+    char *json = hl_oai_error_render(e, &len);
+    return event_owned(q, json, len);
 }
 
 int hl_sse_chunk(hl_sse_queue_t *q, const hl_oai_stream_t *s, const hl_oai_chunk_t *c)
 {
     size_t len = 0;
     char *json = hl_oai_render_chunk(s, c, &len);
-    if (!json)
-        return HL_ENOMEM;
-    int rc = hl_sse_event(q, json, len);
-    free(json);
-    return rc;
+    return event_owned(q, json, len);
 }
 
 int hl_sse_usage(hl_sse_queue_t *q, const hl_oai_stream_t *s, const hl_oai_usage_t *usage)
 {
     size_t len = 0;
     char *json = hl_oai_render_usage_chunk(s, usage, &len);
-    if (!json)
-        return HL_ENOMEM;
-    int rc = hl_sse_event(q, json, len);
-    free(json);
-    return rc;
+    return event_owned(q, json, len);
 }
