@@ -54,50 +54,81 @@ bool hl__file_name_ok(const char *name, size_t len)
     return true;
 }
 
-size_t hl__hist_encode(const uint64_t hist[HL_HUF_SYMBOLS], uint8_t *out)
+/* LEB128: at most 10 bytes for 64 bits. */
+static size_t hl__put_varint(uint8_t *out, uint64_t c)
 {
     size_t n = 0;
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
-        uint64_t c = hist[s];
-        if (!c)
-            continue;
-        out[n++] = (uint8_t)s;
-        do { /* LEB128: at most 10 bytes for 64 bits */
-            uint8_t b = c & 0x7f;
-            c >>= 7;
-            out[n++] = (uint8_t)(b | (c ? 0x80 : 0));
-        } while (c);
-    }
+    do {
+        uint8_t b = c & 0x7f;
+        c >>= 7;
+        out[n++] = (uint8_t)(b | (c ? 0x80 : 0));
+    } while (c);
     return n;
+}
+
+static int hl__get_varint(const uint8_t *in, size_t len, size_t *i, uint64_t *out)
+{
+    uint64_t c = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (*i >= len || shift > 63)
+            return HL_EFORMAT;
+        uint8_t b = in[(*i)++];
+        uint64_t part = (uint64_t)(b & 0x7f);
+        if (shift == 63 && part > 1)
+            return HL_EFORMAT;
+        c |= part << shift;
+        if (!(b & 0x80))
+            break;
+    }
+    *out = c;
+    return 0;
+}
+
+size_t hl__hist_encode(const uint64_t hist[HL_HUF_SYMBOLS], uint8_t *out)
+{
+    /* Two encodings, the shorter wins: sparse (symbol, count) pairs suit exponent
+     * histograms (a few dozen symbols), dense counts suit int8 values (all 256 used). */
+    uint8_t dense[HL_HUF_SYMBOLS * 10];
+    size_t nd = 0, ns = 1, used = 0;
+    out[0] = HL__HIST_SPARSE;
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        nd += hl__put_varint(dense + nd, hist[s]);
+        if (!hist[s])
+            continue;
+        used++;
+        out[ns++] = (uint8_t)s;
+        ns += hl__put_varint(out + ns, hist[s]);
+    }
+    if (!used)
+        return 0;
+    if (nd + 1 < ns) {
+        out[0] = HL__HIST_DENSE;
+        memcpy(out + 1, dense, nd);
+        return nd + 1;
+    }
+    return ns;
 }
 
 int hl__hist_decode(const uint8_t *in, size_t len, uint64_t hist[HL_HUF_SYMBOLS])
 {
     memset(hist, 0, sizeof(uint64_t) * HL_HUF_SYMBOLS);
-    size_t i = 0;
+    if (len == 0)
+        return 0;
+    size_t i = 1;
+    if (in[0] == HL__HIST_DENSE) {
+        for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+            if (hl__get_varint(in, len, &i, &hist[s]) != 0)
+                return HL_EFORMAT;
+        return i == len ? 0 : HL_EFORMAT;
+    }
+    if (in[0] != HL__HIST_SPARSE)
+        return HL_EFORMAT;
     int prev = -1;
     while (i < len) {
         int s = in[i++];
-        if (s <= prev)
+        if (s <= prev || hl__get_varint(in, len, &i, &hist[s]) != 0 || hist[s] == 0)
             return HL_EFORMAT;
         prev = s;
-        uint64_t c = 0;
-        unsigned shift = 0;
-        for (;;) {
-            if (i >= len || shift > 63)
-                return HL_EFORMAT;
-            uint8_t b = in[i++];
-            uint64_t part = (uint64_t)(b & 0x7f);
-            if (shift == 63 && part > 1)
-                return HL_EFORMAT;
-            c |= part << shift;
-            shift += 7;
-            if (!(b & 0x80))
-                break;
-        }
-        if (c == 0)
-            return HL_EFORMAT;
-        hist[s] = c;
     }
     return 0;
 }

@@ -40,8 +40,10 @@
  *         96 u8[128] Huffman code lengths (hl_huf_lengths_write; zero for RAW)
  *    then tile entries, HL__TILE_SIZE (16) bytes each: u64 offset, u32 length, u32 CRC32C;
  *         a tensor's tiles are consecutive, tensors in directory order
- *    then the histogram blob: per tensor, pairs (u8 symbol, LEB128 count) for used symbols
- *         in increasing symbol order (counts > 0); the counts sum to the element count
+ *    then the histogram blob: per tensor either nothing (RAW dtype), or u8 mode then
+ *         mode 0 (sparse): pairs (u8 symbol, LEB128 count > 0) in increasing symbol order,
+ *         mode 1 (dense): 256 LEB128 counts;
+ *         the counts sum to the element count
  *    then the string table (names are not NUL-terminated).
  *
  * Restore recipe:
@@ -119,12 +121,14 @@ int hl__tile_count(uint64_t rows, uint64_t cols, uint64_t rows_per_tile, uint32_
  * not "." or "..". */
 bool hl__file_name_ok(const char *name, size_t len);
 
-/* Histogram blob: writes the sparse encoding of hist into out (capacity HL__HIST_MAX).
- * @return bytes written. */
-#define HL__HIST_MAX (HL_HUF_SYMBOLS * 11)
+/* Histogram blob: writes the shorter encoding of hist into out (capacity HL__HIST_MAX).
+ * @return bytes written (0 for an all-zero histogram). */
+#define HL__HIST_MAX (1 + HL_HUF_SYMBOLS * 11)
+#define HL__HIST_SPARSE 0
+#define HL__HIST_DENSE 1
 size_t hl__hist_encode(const uint64_t hist[HL_HUF_SYMBOLS], uint8_t *out);
-/* Parses a sparse histogram. @return 0 or HL_EFORMAT (symbols not increasing, zero count,
- * truncated varint, total overflow). */
+/* Parses a histogram. @return 0 or HL_EFORMAT (unknown mode, symbols not increasing, zero
+ * count, truncated or overlong varint, trailing bytes). */
 int hl__hist_decode(const uint8_t *in, size_t len, uint64_t hist[HL_HUF_SYMBOLS]);
 
 static inline uint64_t hl__align64(uint64_t x)
