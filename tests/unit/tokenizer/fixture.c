@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "huffllm/import.h"
 
 static char *join(const char *a, const char *b)
 {
@@ -152,6 +153,24 @@ hl_tokenizer_t *fx_create(json_t *desc)
         fail_msg("hl_tokenizer_create: %s", err.msg);
     json_decref(desc);
     return t;
+}
+
+hl_tokenizer_t *fx_imported(const char *rel)
+{
+    char *path = fx_model_path(rel);
+    hl_source_t src;
+    hl_error_t err = {0};
+    int rc = hl_import(path, NULL, &src, &err);
+    free(path);
+    if (rc == HL_EUNSUPPORTED) {
+        print_message("skipped %s: %s\n", rel, err.msg);
+        return NULL;
+    }
+    if (rc != 0)
+        fail_msg("hl_import %s: %s", rel, err.msg);
+    json_t *desc = json_incref(json_object_get(src.metadata, "tokenizer"));
+    hl_source_dispose(&src);
+    return fx_create(desc);
 }
 
 fx_golden_t *fx_goldens(const char *path, size_t *n)

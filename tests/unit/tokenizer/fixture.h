@@ -10,11 +10,16 @@ char *fx_model_path(const char *rel);
 /* HL_SRCDIR/tests/unit/tokenizer/<name>; caller frees. */
 char *fx_test_path(const char *name);
 
-/* The normalized description of a llama2.c tokenizer .bin, built here from the file.
- * lower_eighth: write spaces as U+2581 (as the importer does) instead of the file's ' '. */
+/* The normalized description of a llama2.c tokenizer .bin, built here from the file
+ * (for variants the importer does not produce). lower_eighth: write spaces as U+2581 (as
+ * the importer does) instead of the file's ' '. */
 json_t *fx_llama2c_desc(const char *path, bool lower_eighth);
 /* The normalized description of a Hugging Face tokenizer.json (BPE); bos/eos given. */
 json_t *fx_hf_desc(const char *path, int32_t bos, int32_t eos);
+
+/* The tokenizer of a model under $HL_SHARED/models imported with hl_import; NULL (after a
+ * message) only when the importer answers HL_EUNSUPPORTED for a format it lacks. */
+hl_tokenizer_t *fx_imported(const char *rel);
 
 /* Builds a tokenizer or fails the test. */
 hl_tokenizer_t *fx_create(json_t *desc);

@@ -18,9 +18,8 @@
 
 static hl_tokenizer_t *tok512(void)
 {
-    char *path = fx_model_path("stories260K/tok512.bin");
-    hl_tokenizer_t *t = fx_create(fx_llama2c_desc(path, true));
-    free(path);
+    hl_tokenizer_t *t = fx_imported("stories260K/stories260K.bin");
+    assert_non_null(t);
     return t;
 }
 
