@@ -293,4 +293,8 @@ int hl_oai_text_flush(hl_oai_text_t *t, const char **emit, size_t *emit_len);
 /* Characters (code points) emitted so far, for completions' text_offset. */
 size_t hl_oai_text_chars(const hl_oai_text_t *t);
 
+/* Characters in s as the renderers count them for text_offset: each well-formed UTF-8
+ * sequence is one, every other byte is one (it renders as U+FFFD). */
+size_t hl_oai_utf8_chars(const char *s, size_t len);
+
 #endif /* HL_SERVER_OAI_H */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "huffllm/common.h"
+#include "server/oai.h"
 #include "server/oai_internal.h"
 
 size_t hl__utf8_seq_len(const unsigned char *s, size_t len)
@@ -88,6 +89,11 @@ size_t hl__utf8_count_chars(const char *s, size_t len)
         i += n ? n : 1;
     }
     return chars;
+}
+
+size_t hl_oai_utf8_chars(const char *s, size_t len)
+{
+    return hl__utf8_count_chars(s, len);
 }
 
 bool hl__utf8_valid(const char *s, size_t len)

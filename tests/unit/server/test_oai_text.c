@@ -140,6 +140,17 @@ static void test_stop_and_utf8_together(void **state)
     hl_oai_text_free(t);
 }
 
+static void test_utf8_chars(void **state)
+{
+    (void)state;
+    assert_int_equal(hl_oai_utf8_chars("", 0), 0);
+    assert_int_equal(hl_oai_utf8_chars("abc", 3), 3);
+    assert_int_equal(hl_oai_utf8_chars("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9), 3);
+    /* Stray and cut-off bytes count one each, like the U+FFFD they render as. */
+    assert_int_equal(hl_oai_utf8_chars("\xFF\xC3", 2), 2);
+    assert_int_equal(hl_oai_utf8_chars("\xE2\x82", 2), 2);
+}
+
 static void test_invalid_stops(void **state)
 {
     (void)state;
@@ -230,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_stop_split_across_pieces),
         cmocka_unit_test(test_utf8_held_across_pieces),
         cmocka_unit_test(test_stop_and_utf8_together),
+        cmocka_unit_test(test_utf8_chars),
         cmocka_unit_test(test_invalid_stops),
         cmocka_unit_test(test_random_pieces),
     };
