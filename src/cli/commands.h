@@ -18,5 +18,6 @@ int hl_cmd_pull(int argc, char **argv);
 int hl_cmd_decompress(int argc, char **argv);
 int hl_cmd_verify(int argc, char **argv);
 int hl_cmd_inspect(int argc, char **argv);
+int hl_cmd_bench(int argc, char **argv);
 int hl_cmd_synth(int argc, char **argv);
 #endif

@@ -8,4 +8,5 @@ huffllm_SOURCES += src/cli/cmd_decompress.c
 huffllm_SOURCES += src/cli/cmd_verify.c
 huffllm_SOURCES += src/cli/cmd_inspect.c
 huffllm_LDADD = $(HL_ALL_LIBS)
+huffllm_SOURCES += src/cli/cmd_bench.c src/bench/bench.h src/bench/bench_codec.c src/bench/bench_speed.c
 huffllm_SOURCES += src/cli/cmd_synth.c

@@ -14,6 +14,7 @@ static const hl_cli_command_t commands[] = {
     {"decompress", hl_cmd_decompress, "restore the source files of a .hlm byte for byte"},
     {"verify", hl_cmd_verify, "check every checksum of a .hlm and decode every tile"},
     {"inspect", hl_cmd_inspect, "per-tensor sizes, bits per weight and entropy bound"},
+    {"bench", hl_cmd_bench, "benchmarks: bench codec (compression ratio, decode rate)"},
     {"synth", hl_cmd_synth, "write a synthetic Llama model (GGUF) for benchmarks"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,337 @@
+/*
+ * Section 2 of BENCHMARKS.md: decode rate of the Huffman-coded tensors of a set, in weights
+ * per second per thread, into fp32 tiles (each thread decodes every T-th tile into its own
+ * buffer, as the engine's workers do), beside, in the same run and in A B A B order:
+ *   - libzstd decoding the same symbol streams (the byte-grouped exponents, ZipNN style):
+ *     ZSTD_compress at level 1 in chunks of 128 KiB (one zstd block each); such streams are
+ *     mostly literals, which zstd codes with its huff0 Huffman coder; the compressed size is
+ *     printed so the reader can check;
+ *   - plain widening of the same weights from their source dtype to fp32 (hl_widen_f32, the
+ *     uncompressed path of the engine);
+ *   - memcpy of a 64 MiB buffer (this machine's copy bandwidth).
+ * Each measurement repeats its work until it lasts >= 20 ms; the median of the repetitions
+ * is printed. Before timing, every decoded tile is checked against the widened source.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "bench/bench.h"
+
+#define HL__ZCHUNK (128u * 1024)
+#define HL__MEMCPY_BYTES (64u << 20)
+#define HL__MIN_SECONDS 0.02
+#define HL__MAX_THREADS 256
+
+typedef struct {
+    const hl_tensor_codec_t *codec;
+    hl_dtype_t dtype;
+    const hl__bench_tile_t *tile;
+} job_tile_t;
+
+typedef struct {
+    void *data;
+    size_t len, raw;
+} zchunk_t;
+
+/* Everything the timed jobs read; per-thread scratch is indexed by thread. */
+typedef struct {
+    job_tile_t *tiles;
+    size_t n_tiles;
+    zchunk_t *chunks;
+    size_t n_chunks;
+    uint64_t max_tile;
+    float **fbuf;         /* per thread: max_tile floats */
+    uint8_t **zbuf;       /* per thread: HL__ZCHUNK bytes */
+    ZSTD_DCtx **dctx;     /* per thread */
+    uint8_t *msrc, *mdst; /* memcpy buffers */
+    unsigned iters;
+    int error;
+} speed_ctx_t;
+
+typedef void (*job_fn)(speed_ctx_t *c, unsigned k, unsigned n);
+
+static void job_huf(speed_ctx_t *c, unsigned k, unsigned n)
+{
+    for (unsigned it = 0; it < c->iters; it++)
+        for (size_t i = k; i < c->n_tiles; i += n) {
+            const job_tile_t *j = &c->tiles[i];
+            if (hl_tile_decode_f32(j->codec, j->tile->payload, j->tile->len, j->tile->n,
+                                   c->fbuf[k]))
+                c->error = 1;
+        }
+}
+
+static void job_zstd(speed_ctx_t *c, unsigned k, unsigned n)
+{
+    for (unsigned it = 0; it < c->iters; it++)
+        for (size_t i = k; i < c->n_chunks; i += n) {
+            size_t r = ZSTD_decompressDCtx(c->dctx[k], c->zbuf[k], HL__ZCHUNK, c->chunks[i].data,
+                                           c->chunks[i].len);
+            if (r != c->chunks[i].raw)
+                c->error = 1;
+        }
+}
+
+static void job_widen(speed_ctx_t *c, unsigned k, unsigned n)
+{
+    for (unsigned it = 0; it < c->iters; it++)
+        for (size_t i = k; i < c->n_tiles; i += n) {
+            const job_tile_t *j = &c->tiles[i];
+            if (hl_widen_f32(j->dtype, j->tile->src, j->tile->n, c->fbuf[k]))
+                c->error = 1;
+        }
+}
+
+static void job_memcpy(speed_ctx_t *c, unsigned k, unsigned n)
+{
+    size_t part = HL__MEMCPY_BYTES / n;
+    for (unsigned it = 0; it < c->iters; it++)
+        memcpy(c->mdst + k * part, c->msrc + k * part, part);
+}
+
+/* ---- threads: the caller is thread 0; threads 1..n-1 are created per run, so a failed
+ * pthread_create can be reported cleanly (the creation time, tens of microseconds, is
+ * negligible against runs of >= 20 ms) ---- */
+
+typedef struct {
+    speed_ctx_t *c;
+    job_fn job;
+    unsigned k, n;
+} run_arg_t;
+
+static void *run_thread(void *arg)
+{
+    run_arg_t *r = arg;
+    r->job(r->c, r->k, r->n);
+    return NULL;
+}
+
+/* Runs job on n threads; *secs = wall time. @return 0 or HL_ENOMEM. */
+static int run_threads(speed_ctx_t *c, job_fn job, unsigned n, double *secs)
+{
+    pthread_t th[HL__MAX_THREADS];
+    run_arg_t args[HL__MAX_THREADS];
+    unsigned started = 1;
+    double t0 = hl_now();
+    for (unsigned k = 1; k < n; k++, started++) {
+        args[k] = (run_arg_t){c, job, k, n};
+        if (pthread_create(&th[k], NULL, run_thread, &args[k]))
+            break;
+    }
+    if (started == n)
+        job(c, 0, n);
+    for (unsigned k = 1; k < started; k++)
+        pthread_join(th[k], NULL);
+    *secs = hl_now() - t0;
+    return started == n ? 0 : HL_ENOMEM;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+enum { M_HUF, M_ZSTD, M_WIDEN, M_MEMCPY, M_COUNT };
+static const job_fn methods[M_COUNT] = {job_huf, job_zstd, job_widen, job_memcpy};
+
+/* Times the four methods with n threads, interleaved (A B C D A B C D ...); writes the
+ * median seconds of one pass over the data to med[]. */
+static int measure(speed_ctx_t *c, unsigned n, unsigned reps, double med[M_COUNT])
+{
+    double *t = calloc((size_t)reps * M_COUNT, sizeof *t), s;
+    unsigned iters[M_COUNT];
+    int rc = 0;
+    if (!t)
+        return HL_ENOMEM;
+    /* Calibrate: enough passes per measurement to last HL__MIN_SECONDS (warms caches too). */
+    for (int m = 0; m < M_COUNT && !rc; m++) {
+        c->iters = 1;
+        rc = run_threads(c, methods[m], n, &s);
+        iters[m] = s >= HL__MIN_SECONDS ? 1 : (unsigned)(HL__MIN_SECONDS / (s + 1e-9)) + 1;
+    }
+    for (unsigned r = 0; r < reps && !rc; r++)
+        for (int m = 0; m < M_COUNT && !rc; m++) {
+            c->iters = iters[m];
+            rc = run_threads(c, methods[m], n, &s);
+            t[(size_t)m * reps + r] = s / iters[m];
+        }
+    for (int m = 0; m < M_COUNT && !rc; m++) {
+        qsort(t + (size_t)m * reps, reps, sizeof *t, cmp_double);
+        med[m] = t[(size_t)m * reps + reps / 2];
+    }
+    free(t);
+    return rc;
+}
+
+static void ctx_dispose(speed_ctx_t *c, unsigned threads)
+{
+    for (size_t i = 0; i < c->n_chunks; i++)
+        free(c->chunks[i].data);
+    free(c->chunks);
+    free(c->tiles);
+    for (unsigned k = 0; k < threads; k++) {
+        if (c->fbuf)
+            free(c->fbuf[k]);
+        if (c->zbuf)
+            free(c->zbuf[k]);
+        if (c->dctx)
+            ZSTD_freeDCtx(c->dctx[k]);
+    }
+    free(c->fbuf);
+    free(c->zbuf);
+    free(c->dctx);
+    free(c->msrc);
+    free(c->mdst);
+}
+
+/* The symbol stream of a tensor, ZSTD_compress-ed at level 1 in HL__ZCHUNK chunks. */
+static int add_zstd_chunks(speed_ctx_t *c, const hl__bench_tensor_t *t, uint64_t *zbytes)
+{
+    uint8_t *sym = malloc(HL__ZCHUNK);
+    size_t cap = ZSTD_compressBound(HL__ZCHUNK);
+    int rc = sym ? 0 : HL_ENOMEM;
+    for (uint64_t first = 0; first < t->n && !rc; first += HL__ZCHUNK) {
+        size_t k = (size_t)HL_MIN((uint64_t)HL__ZCHUNK, t->n - first);
+        zchunk_t *grown = realloc(c->chunks, (c->n_chunks + 1) * sizeof *grown);
+        void *z = malloc(cap);
+        if (!grown || !z) {
+            if (grown)
+                c->chunks = grown;
+            free(z);
+            rc = HL_ENOMEM;
+            break;
+        }
+        c->chunks = grown;
+        hl_codec_symbols(t->dtype, t->src, first, k, sym);
+        size_t r = ZSTD_compress(z, cap, sym, k, 1);
+        if (ZSTD_isError(r)) {
+            free(z);
+            rc = HL_EINTERNAL;
+            break;
+        }
+        c->chunks[c->n_chunks++] = (zchunk_t){z, r, k};
+        *zbytes += r;
+    }
+    free(sym);
+    return rc;
+}
+
+int hl__bench_speed(const hl__bench_set_t *set, const hl__bench_opts_t *opts)
+{
+    unsigned nt = HL_MIN(HL_MAX(opts->threads, 1u), HL__MAX_THREADS);
+    speed_ctx_t c;
+    memset(&c, 0, sizeof c);
+    uint64_t weights = 0, payload = 0, zbytes = 0;
+    double entropy = 0;
+    hl_dtype_t wdtype = HL_DTYPE_RAW;
+    bool mixed = false;
+    int rc = 0;
+
+    for (size_t i = 0; i < set->n_tensors; i++) {
+        const hl__bench_tensor_t *t = &set->tensors[i];
+        if (t->codec->codec != HL_CODEC_HUF)
+            continue;
+        job_tile_t *grown = realloc(c.tiles, (c.n_tiles + t->n_tiles) * sizeof *grown);
+        if (!grown) {
+            rc = HL_ENOMEM;
+            goto out;
+        }
+        c.tiles = grown;
+        for (size_t k = 0; k < t->n_tiles; k++) {
+            c.tiles[c.n_tiles++] = (job_tile_t){t->codec, t->dtype, &t->tiles[k]};
+            c.max_tile = HL_MAX(c.max_tile, t->tiles[k].n);
+            payload += t->tiles[k].len;
+        }
+        weights += t->n;
+        entropy += hl_entropy_bits(t->hist);
+        mixed |= wdtype != HL_DTYPE_RAW && wdtype != t->dtype;
+        wdtype = t->dtype;
+        if ((rc = add_zstd_chunks(&c, t, &zbytes)))
+            goto out;
+    }
+    printf("\n-- 2. decode rate: %s\n", set->label);
+    if (!c.n_tiles) {
+        printf("no Huffman-coded tensors\n");
+        goto out;
+    }
+    c.fbuf = calloc(nt, sizeof *c.fbuf);
+    c.zbuf = calloc(nt, sizeof *c.zbuf);
+    c.dctx = calloc(nt, sizeof *c.dctx);
+    c.msrc = malloc(HL__MEMCPY_BYTES);
+    c.mdst = malloc(HL__MEMCPY_BYTES);
+    if (!c.fbuf || !c.zbuf || !c.dctx || !c.msrc || !c.mdst) {
+        rc = HL_ENOMEM;
+        goto out;
+    }
+    memset(c.msrc, 1, HL__MEMCPY_BYTES);
+    memset(c.mdst, 0, HL__MEMCPY_BYTES);
+    for (unsigned k = 0; k < nt; k++) {
+        c.fbuf[k] = malloc(c.max_tile * sizeof(float));
+        c.zbuf[k] = malloc(HL__ZCHUNK);
+        c.dctx[k] = ZSTD_createDCtx();
+        if (!c.fbuf[k] || !c.zbuf[k] || !c.dctx[k]) {
+            rc = HL_ENOMEM;
+            goto out;
+        }
+    }
+    /* Lossless check before timing: every tile decodes to exactly the widened source. */
+    float *ref = malloc(c.max_tile * sizeof(float));
+    if (!ref) {
+        rc = HL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < c.n_tiles && !rc; i++) {
+        const job_tile_t *j = &c.tiles[i];
+        if (hl_tile_decode_f32(j->codec, j->tile->payload, j->tile->len, j->tile->n, c.fbuf[0]) ||
+            hl_widen_f32(j->dtype, j->tile->src, j->tile->n, ref) ||
+            memcmp(c.fbuf[0], ref, j->tile->n * sizeof(float)))
+            rc = HL_EINTERNAL;
+    }
+    free(ref);
+    if (rc) {
+        fprintf(stderr, "huffllm bench codec: a decoded tile differs from its source\n");
+        goto out;
+    }
+
+    double w = (double)weights;
+    printf("%llu weights in %zu tiles (Huffman-coded tensors), %u reps x >= %.0f ms, "
+           "order A B C D A B C D ...\n",
+           (unsigned long long)weights, c.n_tiles, opts->reps, HL__MIN_SECONDS * 1e3);
+    printf("streams: huffllm payload %.3f bits/weight (symbols + verbatim + headers); "
+           "libzstd level 1 on the symbol streams %.3f bits/symbol; entropy %.3f bits/symbol\n",
+           8.0 * (double)payload / w, 8.0 * (double)zbytes / w, entropy / w);
+    printf("%-7s %18s %18s %18s %13s %9s %9s %9s\n", "threads", "huffllm->fp32", "zstd huff0 exp",
+           mixed ? "widen src->fp32" : (wdtype == HL_DTYPE_BF16 ? "widen bf16->fp32"
+                                        : wdtype == HL_DTYPE_F16 ? "widen f16->fp32"
+                                        : wdtype == HL_DTYPE_F32 ? "copy f32" : "widen q8_0->fp32"),
+           "memcpy", "huf/zstd", "huf/widen", "huf/mcpy");
+    printf("%-7s %18s %18s %18s %13s %9s %9s %9s\n", "", "G weights/s/thr", "G symbols/s/thr",
+           "G weights/s/thr", "GB/s/thr", "", "", "(bytes)");
+    unsigned counts[2] = {1, nt};
+    for (int i = 0; i < (nt > 1 ? 2 : 1) && !rc; i++) {
+        unsigned n = counts[i];
+        double med[M_COUNT];
+        if ((rc = measure(&c, n, opts->reps, med)))
+            break;
+        if (c.error) {
+            fprintf(stderr, "huffllm bench codec: a decode failed during timing\n");
+            rc = HL_EINTERNAL;
+            break;
+        }
+        double huf = w / med[M_HUF] / n, zs = w / med[M_ZSTD] / n, wid = w / med[M_WIDEN] / n;
+        double mc = (double)HL__MEMCPY_BYTES / med[M_MEMCPY] / n;
+        /* huf/mcpy: fp32 bytes written per second by the decoder against memcpy's. */
+        printf("%-7u %18.3f %18.3f %18.3f %13.2f %9.3f %9.3f %9.3f\n", n, huf / 1e9, zs / 1e9,
+               wid / 1e9, mc / 1e9, huf / zs, huf / wid, 4.0 * huf / mc);
+    }
+out:
+    ctx_dispose(&c, nt);
+    return rc;
+}
