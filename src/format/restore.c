@@ -97,18 +97,26 @@ int hl_hlm_restore(const hl_hlm_t *h, const char *primary_out, const char *dir,
         return hl_error_set(err, HL_ENOMEM, "out of memory");
     for (size_t i = 0; i < h->n_files; i++)
         out[i].fd = -1;
-    int rc = 0;
-    /* Open every output first: an existing file is refused before anything is written. */
+    char **paths = calloc(h->n_files ? h->n_files : 1, sizeof *paths);
+    int rc = paths ? 0 : hl_error_set(err, HL_ENOMEM, "out of memory");
     for (size_t i = 0; i < h->n_files && rc == 0; i++) {
         const hl__file_t *f = &h->files[i];
-        char *path = f->primary && primary_out ? strdup(primary_out) : hl__join(dir, f->name);
-        if (!path) {
+        paths[i] = f->primary && primary_out ? strdup(primary_out) : hl__join(dir, f->name);
+        if (!paths[i])
             rc = hl_error_set(err, HL_ENOMEM, "out of memory");
-            break;
-        }
-        rc = hl_atomic_open(&out[i], path, overwrite, err);
-        free(path);
+        /* -o naming a companion file would make one file silently replace the other */
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (!strcmp(paths[i], paths[j]))
+                rc = hl_error_set(err, HL_EINVAL, "%s: source files '%s' and '%s' would both "
+                                                  "be written there",
+                                  paths[i], h->files[j].name, f->name);
     }
+    /* Open every output first: an existing file is refused before anything is written. */
+    for (size_t i = 0; i < h->n_files && rc == 0; i++)
+        rc = hl_atomic_open(&out[i], paths[i], overwrite, err);
+    for (size_t i = 0; paths && i < h->n_files; i++)
+        free(paths[i]);
+    free(paths);
     for (size_t i = 0; i < h->n_files && rc == 0; i++) {
         rc = hl__file_stream(h, i, hl__atomic_sink, &out[i], opts ? opts->cancel : NULL, err);
         if (rc != 0 && rc != HL_ENOSPC && rc != HL_EIO)

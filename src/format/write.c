@@ -322,10 +322,16 @@ static int hl__build_metadata(hl__writer_t *w, hl_error_t *err)
     for (size_t i = 0; i < src->n_files; i++) {
         char hex[2 * HL_SHA256_LEN + 1];
         hl_hex(w->sha[i], HL_SHA256_LEN, hex);
-        json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:b}", "name",
-                                               src->files[i].name, "size",
-                                               (json_int_t)src->files[i].size, "sha256", hex,
-                                               "primary", src->files[i].primary));
+        json_t *f = json_pack("{s:s, s:I, s:s, s:b}", "name", src->files[i].name, "size",
+                              (json_int_t)src->files[i].size, "sha256", hex, "primary",
+                              src->files[i].primary);
+        if (!f) { /* jansson refuses strings that are not UTF-8 */
+            json_decref(m);
+            json_decref(files);
+            return hl_error_set(err, HL_EINVAL, "source file name '%s' is not valid UTF-8",
+                                src->files[i].name);
+        }
+        json_array_append_new(files, f);
     }
     json_object_set_new(s, "files", files);
     json_object_set_new(m, "codec",

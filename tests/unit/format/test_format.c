@@ -342,7 +342,8 @@ static void round_trip(const char *dir, const hl_write_opts_t *opts)
     assert_true(n > 0 && (size_t)n < sizeof rdir);
     remove_tree(rdir);
     assert_int_equal(mkdir(rdir, 0755), 0);
-    char *prim = path_in(rdir, "renamed.bin");
+    char prim[512]; /* path_in's buffers rotate: keep a copy */
+    snprintf(prim, sizeof prim, "%s", path_in(rdir, "renamed.bin"));
     rc = hl_hlm_restore(h, prim, rdir, NULL, &err);
     if (rc)
         fail_msg("%s", err.msg);
@@ -358,6 +359,11 @@ static void round_trip(const char *dir, const hl_write_opts_t *opts)
     uint8_t *x = slurp(path_in(rdir, "tok.bin"), &len);
     assert_int_equal(len, 1);
     free(x);
+    assert_int_equal(count_entries(rdir), 3);
+    /* the checkpoint named like a companion file in the same directory */
+    assert_int_equal(hl_hlm_restore(h, path_in(rdir, "extra.bin"), rdir, NULL, &err),
+                     HL_EINVAL);
+    assert_non_null(strstr(err.msg, "both"));
     assert_int_equal(count_entries(rdir), 3);
     hl_restore_opts_t ro = {.overwrite = true};
     assert_int_equal(hl_hlm_restore(h, prim, rdir, &ro, &err), 0);
@@ -613,6 +619,10 @@ static void test_writer_refuses_bad_sources(void **state)
     free(src.files[1].name);
     src.files[1].name = strdup("../escape");
     assert_int_equal(hl_hlm_write(&src, out2, NULL, &err), HL_EINVAL);
+    free(src.files[1].name);
+    src.files[1].name = strdup("t\xff.bin");
+    assert_int_equal(hl_hlm_write(&src, out2, NULL, &err), HL_EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-8"));
     free(src.files[1].name);
     src.files[1].name = strdup("t.bin");
 
