@@ -14,8 +14,9 @@
  *                                  for llama, false for gpt2),
  *   "add_space_prefix": bool       SentencePiece "▁" prefix on the first word (default
  *                                  true for llama; gpt2: ByteLevel add_prefix_space),
- *   "fuse_unk": bool               (optional, HF BPE fuse_unk) consecutive characters
- *                                  without a token become one unk_id, not one each,
+ *   "fuse_unk": bool               (optional, HF BPE fuse_unk; default true for llama,
+ *                                  false for gpt2) consecutive characters without a token
+ *                                  (and no byte fallback) become one unk_id, not one each,
  *   "bos_id": int|null, "eos_id": int|null, "unk_id": int|null, "pad_id": int|null,
  *   "add_bos": bool, "add_eos": bool,
  *   "eog_ids": [int, ...]          generation ends on any of these,
@@ -29,8 +30,8 @@
  * - A llama vocabulary may write spaces as "▁" (GGUF, tokenizer.json) or as " " (llama2.c
  *   .bin files); whichever the normal tokens use is used.
  * - Merge priority: "merges" ranks when present, otherwise "scores". gpt2 pre-tokenizes
- *   with the Llama 3 pattern for "pre" = llama3/llama-bpe/..., Qwen2's for qwen2/..., and
- *   GPT-2's for anything else.
+ *   with the Llama 3 pattern for "pre" = llama3/llama-bpe/... or that regex, Qwen2's for
+ *   qwen2/... or its regex, and GPT-2's for anything else.
  * - eos_id always counts as end-of-generation, in addition to "eog_ids".
  */
 #ifndef HUFFLLM_TOKENIZER_H

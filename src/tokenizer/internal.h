@@ -127,7 +127,8 @@ int hl__gpt2_cp_to_byte(uint32_t cp);
 
 /* ---- pretok.c ---- */
 
-/* Maps a "pre" name to its family (NULL or unknown names give GPT-2). */
+/* Maps a "pre" name (GGUF) or regex (tokenizer.json Split) to its family; NULL or
+ * unknown ones give GPT-2. */
 hl__pre_t hl__pre_from_name(const char *name);
 /* @return the length of the pre-token starting at s[0] (n > 0). */
 size_t hl__pretoken(hl__pre_t pre, const uint8_t *s, size_t n);

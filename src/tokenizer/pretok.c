@@ -108,6 +108,14 @@ static size_t llama3(const uint8_t *s, size_t n, size_t max_digits)
 
 hl__pre_t hl__pre_from_name(const char *name)
 {
+    /* Hugging Face files give the Split pre-tokenizer's regex itself: recognize the two
+     * families by their distinctive parts. */
+    if (name && strstr(name, "[^\\r\\n\\p{L}\\p{N}]?\\p{L}+")) {
+        if (strstr(name, "\\p{N}{1,3}"))
+            return HL__PRE_LLAMA3;
+        if (strstr(name, "|\\p{N}|"))
+            return HL__PRE_QWEN2;
+    }
     static const char *const k_llama3[] = {"llama3", "llama-v3", "llama-bpe", "falcon3",
                                            "pixtral"};
     static const char *const k_qwen2[] = {"qwen2", "deepseek-r1-qwen", "megrez"};

@@ -519,6 +519,7 @@ static int create(const json_t *desc, hl_tokenizer_t *t, hl_error_t *err)
 
     t->add_space_prefix = t->model == HL__TOK_LLAMA;
     t->byte_fallback = t->model == HL__TOK_LLAMA;
+    t->fuse_unk = t->model == HL__TOK_LLAMA; /* as HF's LlamaConverter writes it */
     int rc;
     if ((rc = get_bool(desc, "byte_fallback", &t->byte_fallback, err)) ||
         (rc = get_bool(desc, "add_space_prefix", &t->add_space_prefix, err)) ||

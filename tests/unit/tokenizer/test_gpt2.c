@@ -196,6 +196,15 @@ static void test_pretokenizer_llama3_qwen2(void **state)
     assert_int_equal(hl__pre_from_name("qwen2"), HL__PRE_QWEN2);
     assert_int_equal(hl__pre_from_name("gpt-2"), HL__PRE_GPT2);
     assert_int_equal(hl__pre_from_name(NULL), HL__PRE_GPT2);
+    /* The Split regexes of Llama 3's and Qwen2's tokenizer.json. */
+    assert_int_equal(hl__pre_from_name("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
+                                       "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                                       "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
+                     HL__PRE_LLAMA3);
+    assert_int_equal(hl__pre_from_name("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
+                                       "\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                                       "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
+                     HL__PRE_QWEN2);
     static const char s1[] = "I'LL pay 1234567 dollars, (ok)?\n\n  \n  Next\tline's END!!\r\n";
     static const char *const l1[] = {"I",   "'LL",        " pay", " ",     "123",   "456",
                                      "7",   " dollars",   ",",    " (",    "ok",    ")?\n\n",
