@@ -30,7 +30,8 @@ size_t hl_tokenizer_piece(const hl_tokenizer_t *t, int32_t prev, int32_t id, cha
 {
     size_t len;
     const char *p = piece_of(t, prev, id, &len);
-    memcpy(out, p, HL_MIN(len, cap));
+    if (cap > 0) /* callers may ask for the length only: (NULL, 0) */
+        memcpy(out, p, HL_MIN(len, cap));
     return len;
 }
 

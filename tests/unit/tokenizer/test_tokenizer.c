@@ -267,7 +267,20 @@ static void test_accessors(void **state)
     assert_true(the >= 0);
     assert_int_equal(hl_tokenizer_piece(t, -1, the, piece, 2), 4);
     assert_memory_equal(piece, " t", 2);
+    assert_int_equal(hl_tokenizer_piece(t, -1, the, NULL, 0), 4);
     assert_true(hl_detok_max_out(t) >= 3 * 4);
+    hl_tokenizer_free(t);
+
+    /* A token that is not UTF-8 comes as {"bytes": hex} and stays those bytes. */
+    t = fx_create(json_pack("{ss s[{ss}s] s[ff] sb}", "model", "llama", "tokens", "bytes", "ff00",
+                            "a", "scores", 0.0, 0.0, "add_space_prefix", 0));
+    size_t tl;
+    const char *tt = hl_tokenizer_token_text(t, 0, &tl);
+    assert_int_equal(tl, 2);
+    assert_memory_equal(tt, "\xff\x00", 2);
+    assert_int_equal(hl_tokenizer_find(t, "\xff\x00", 2), 0);
+    assert_int_equal(hl_tokenizer_piece(t, -1, 0, piece, sizeof piece), 2);
+    assert_memory_equal(piece, "\xff\x00", 2);
     hl_tokenizer_free(t);
 
     /* add_bos false and no special ids. */
