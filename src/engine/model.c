@@ -180,16 +180,41 @@ static int load_vector(hl_model_t *m, const char *role, uint32_t n, float **out,
     return 0;
 }
 
-/* Drops the pages of a tile from this process (raw mode keeps its own copy; without this
- * the mapping would be counted twice in the resident set). Advisory: errors are ignored. */
-static void drop_pages(const void *p, uint64_t len)
+/*
+ * Raw mode keeps its own copy of every matrix, so the pages of the mapping that decoding
+ * them touched are dropped from this process, or the weights would be resident twice. Done
+ * once after all matrices are decoded: dropping tile by tile leaves pages behind, because
+ * the kernel's fault-around maps neighbouring (already dropped) pages on the next fault.
+ * Advisory: errors are ignored (the pages then just stay resident).
+ */
+static void drop_tile_pages(const hl_model_t *m, const hl__weight_t *w)
 {
+    const hl_tensor_t *t = w->t;
     long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || len == 0)
+    if (!t || !t->n_tiles || page <= 0)
         return;
-    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
-    uintptr_t end = (uintptr_t)p + len;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (uint32_t i = 0; i < t->n_tiles; i++) {
+        lo = HL_MIN(lo, t->tiles[i].offset);
+        hi = HL_MAX(hi, t->tiles[i].offset + t->tiles[i].length);
+    }
+    const uint8_t *base = hl_hlm_tile_data(m->hlm, t, 0) - t->tiles[0].offset;
+    uintptr_t a = (uintptr_t)(base + lo) & ~(uintptr_t)(page - 1);
+    uintptr_t end = (uintptr_t)(base + hi);
     (void)madvise((void *)a, end - a, MADV_DONTNEED);
+}
+
+static void drop_all_tile_pages(const hl_model_t *m)
+{
+    for (uint32_t l = 0; l < m->hp.n_layers; l++) {
+        const hl__layer_t *L = &m->layers[l];
+        const hl__weight_t *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                    &L->w_down};
+        for (size_t i = 0; i < HL_ARRAY_SIZE(ws); i++)
+            drop_tile_pages(m, ws[i]);
+    }
+    drop_tile_pages(m, &m->embd);
+    drop_tile_pages(m, &m->output);
 }
 
 static int load_matrix(hl_model_t *m, const char *role, uint64_t rows, uint64_t cols,
@@ -248,7 +273,6 @@ static int load_matrix(hl_model_t *m, const char *role, uint64_t rows, uint64_t 
         if (rc)
             return hl_error_set(err, rc, "%s: tensor \"%s\" tile %u: cannot decode", path, role,
                                 i);
-        drop_pages(hl_hlm_tile_data(m->hlm, t, i), t->tiles[i].length);
     }
     m->weight_bytes += t->raw_bytes;
     return 0;
@@ -341,6 +365,8 @@ int hl_model_load(const char *path, const hl_model_opts_t *opts, hl_model_t **ou
         m->cls = &m->embd;
         m->hp.shared_classifier = true;
     }
+    if (m->raw)
+        drop_all_tile_pages(m);
     *out = m;
     return 0;
 fail:
