@@ -15,6 +15,7 @@ typedef struct {
 /* One declaration per command file (add yours in the same commit as the file). */
 int hl_cmd_run(int argc, char **argv);
 int hl_cmd_pull(int argc, char **argv);
+int hl_cmd_compress(int argc, char **argv);
 int hl_cmd_decompress(int argc, char **argv);
 int hl_cmd_verify(int argc, char **argv);
 int hl_cmd_inspect(int argc, char **argv);

@@ -3,6 +3,7 @@ bin_PROGRAMS += huffllm
 huffllm_SOURCES = src/cli/main.c src/cli/commands.h
 huffllm_SOURCES += src/cli/cmd_run.c
 huffllm_SOURCES += src/cli/cmd_pull.c
+huffllm_SOURCES += src/cli/cmd_compress.c
 huffllm_SOURCES += src/cli/interrupt.c src/cli/interrupt.h
 huffllm_SOURCES += src/cli/cmd_decompress.c
 huffllm_SOURCES += src/cli/cmd_verify.c

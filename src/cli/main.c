@@ -11,6 +11,7 @@
 static const hl_cli_command_t commands[] = {
     {"run", hl_cmd_run, "generate text from a .hlm model (weights decoded tile by tile)"},
     {"pull", hl_cmd_pull, "download a model from a huffllmd, verified and resumable"},
+    {"compress", hl_cmd_compress, "compress a model (llama2.c, GGUF, safetensors) to .hlm"},
     {"decompress", hl_cmd_decompress, "restore the source files of a .hlm byte for byte"},
     {"verify", hl_cmd_verify, "check every checksum of a .hlm and decode every tile"},
     {"inspect", hl_cmd_inspect, "per-tensor sizes, bits per weight and entropy bound"},
