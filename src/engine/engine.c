@@ -2,9 +2,9 @@
  * The engine: a persistent pool of worker threads, one fp32 hot buffer per worker, and the
  * tiled matrix-vector product every weight goes through:
  *
- *   for y = W x, worker k takes tiles k, k+T, k+2T, ... (T workers, tiles of all products
- *   of one dispatch numbered consecutively): decode tile -> its hot buffer -> one sgemv per
- *   activation into that tile's rows of y.
+ *   for y = W x, the workers take tiles one at a time from a shared counter (tiles of all
+ *   products of one dispatch numbered consecutively): decode tile -> the worker's hot
+ *   buffer -> one sgemv per activation into that tile's rows of y.
  *
  * The decoded tile is consumed at once and overwritten by the next one, so decoded weights
  * stay in the worker's cache and the model stays compressed in RAM.
@@ -159,6 +159,7 @@ typedef struct {
     const hl__matvec_t *mv;
     size_t n_mv, n_act;
     uint32_t first_tile[HL_MAX_FUSED + 1]; /* global number of each product's first tile */
+    atomic_uint next;                      /* next tile to hand out */
 } hl__matmul_job_t;
 
 static uint64_t now_ns(void)
@@ -170,10 +171,18 @@ static uint64_t now_ns(void)
 
 static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
 {
+    (void)nw;
     hl__matmul_job_t *job = ctx;
     hl__worker_t *w = &job->e->workers[wi];
-    size_t p = 0;
-    for (uint32_t g = wi; g < job->first_tile[job->n_mv]; g += nw) {
+    const uint32_t total = job->first_tile[job->n_mv];
+    for (;;) {
+        /* Tiles are handed out one at a time rather than dealt round-robin, so that a worker
+         * that gets less CPU (the machine is shared) simply takes fewer tiles. Which worker
+         * multiplies a tile never changes the result. */
+        uint32_t g = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (g >= total)
+            break;
+        size_t p = 0;
         while (g >= job->first_tile[p + 1])
             p++;
         const hl__matvec_t *mv = &job->mv[p];
@@ -204,6 +213,7 @@ int hl__engine_matmul(hl_engine_t *e, const hl__matvec_t *mv, size_t n_mv, size_
     if (n_mv == 0 || n_mv > HL_MAX_FUSED || n_act == 0)
         return n_mv > HL_MAX_FUSED ? HL_EINVAL : 0;
     hl__matmul_job_t job = {.e = e, .mv = mv, .n_mv = n_mv, .n_act = n_act};
+    atomic_init(&job.next, 0);
     for (size_t i = 0; i < n_mv; i++)
         job.first_tile[i + 1] = job.first_tile[i] + mv[i].w->t->n_tiles;
     for (unsigned i = 0; i < e->n_threads; i++) {

@@ -145,17 +145,22 @@ typedef struct {
     const hl__act_t *act;
     size_t n_rows;
     uint32_t layer;
+    atomic_size_t next; /* next (row, head) item to hand out */
 } hl__attn_job_t;
 
 static void attention_worker(void *ctx, unsigned wi, unsigned nw)
 {
-    const hl__attn_job_t *job = ctx;
+    hl__attn_job_t *job = ctx;
     const hl_model_t *m = job->m;
     const hl_hparams_t *hp = &m->hp;
     float *att = job->e->workers[wi].att;
     uint32_t group = hp->n_heads / hp->n_kv_heads;
     size_t items = job->n_rows * hp->n_heads;
-    for (size_t it = wi; it < items; it += nw) {
+    (void)nw;
+    for (;;) {
+        size_t it = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (it >= items)
+            break;
         size_t r = it / hp->n_heads;
         uint32_t h = (uint32_t)(it % hp->n_heads);
         const hl_seq_t *s = job->rows[r].seq;
@@ -248,7 +253,7 @@ static int forward(hl_engine_t *e, const hl_model_t *m, const hl__row_t *rows, s
             hl__rope_apply(P.k[r], hp->n_kv_heads, hp->head_dim, a->rope_cos, a->rope_sin,
                            hp->rope_neox);
         }
-        hl__attn_job_t aj = {e, m, rows, P.act, n, l};
+        hl__attn_job_t aj = {e, m, rows, P.act, n, l, 0};
         uint64_t attn_work = 0;
         for (size_t r = 0; r < n; r++)
             attn_work += 2 * ((uint64_t)rows[r].pos + 1) * m->q_dim;
