@@ -5,7 +5,7 @@
  *   bf16: symbol = exponent (bits 14..7); verbatim 1 byte = sign<<7 | mantissa(7)
  *   fp16: symbol = high byte (sign, 5-bit exponent, top 2 mantissa bits); verbatim = low byte
  *   fp32: symbol = exponent (bits 30..23); verbatim 3 bytes = mantissa bits 0..7, 8..15,
- *         sign<<7 | mantissa bits 16..22
+ *         sign<<7 | mantissa bits 16..22 (in a tile: three planes of n bytes each)
  *   q8_0: (GGUF, blocks of 32 weights: fp16 scale + 32 int8) symbol = int8 value as a byte;
  *         verbatim = the 2-byte fp16 scale of each block
  *   raw:  bytes stored verbatim, no Huffman (any other dtype)

@@ -4,9 +4,6 @@
  */
 #include "codec/codec_internal.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 static const char *const dtype_names[] = {
     [HL_DTYPE_F32] = "f32", [HL_DTYPE_F16] = "f16", [HL_DTYPE_BF16] = "bf16",
@@ -119,7 +116,7 @@ int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst)
         return 0;
     case HL_DTYPE_BF16: {
         uint64_t i = 0;
-#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef HL__SSE2
         /* bf16 is the top half of fp32: interleave zero half-words below it. */
         const __m128i z = _mm_setzero_si128();
         for (; i + 8 <= n_elems; i += 8) {
@@ -132,10 +129,21 @@ int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst)
             dst[i] = hl__bits_f32((uint32_t)hl_load_le16(s + 2 * i) << 16);
         return 0;
     }
-    case HL_DTYPE_F16:
-        for (uint64_t i = 0; i < n_elems; i++)
+    case HL_DTYPE_F16: {
+        uint64_t i = 0;
+#ifdef HL__SSE2
+        const __m128i z = _mm_setzero_si128();
+        for (; i + 8 <= n_elems; i += 8) {
+            __m128i h = _mm_loadu_si128((const __m128i *)(s + 2 * i));
+            _mm_storeu_si128((__m128i *)(dst + i), hl__f16_to_f32_sse2(_mm_unpacklo_epi16(h, z)));
+            _mm_storeu_si128((__m128i *)(dst + i + 4),
+                             hl__f16_to_f32_sse2(_mm_unpackhi_epi16(h, z)));
+        }
+#endif
+        for (; i < n_elems; i++)
             dst[i] = hl__bits_f32(hl__f16_to_f32_bits(hl_load_le16(s + 2 * i)));
         return 0;
+    }
     case HL_DTYPE_Q8_0:
         if (n_elems % HL_Q8_0_BLOCK)
             return HL_EINVAL;

@@ -2,20 +2,23 @@
  * The coding models: which byte of an element is its Huffman symbol, which bytes are kept
  * verbatim, and how an element is rebuilt from both (see codec.h for the table).
  *
- * Verbatim bytes of a tile, in element order:
- *   bf16: 1 byte per element, sign<<7 | mantissa(7)
- *   f16:  1 byte per element, the low byte
- *   f32:  3 bytes per element, mantissa bits 0..7, 8..15, sign<<7 | mantissa bits 16..22
+ * Verbatim bytes of a tile of n elements:
+ *   bf16: n bytes, sign<<7 | mantissa(7), in element order
+ *   f16:  n bytes, the low byte, in element order
+ *   f32:  3 planes of n bytes: mantissa bits 0..7 of every element, then bits 8..15, then
+ *         sign<<7 | bits 16..22 (planes, not 3-byte groups, so that the rebuild is plain
+ *         byte interleaving that SSE2 does 16 elements at a time)
  *   q8_0: 2 bytes per block of 32, the fp16 scale as stored in the block (little-endian)
  *
- * Rebuilding works in blocks of HL__FUSE_BLOCK elements whose inputs are first copied to
- * locals: this lets the decoder keep its symbols in the last bytes of the output buffer
- * (outputs of a block never reach the symbols of later blocks, see codec_internal.h), and
- * it tells the compiler that outputs do not alias inputs, so the loops vectorize.
+ * The decoder keeps its symbols in the last n bytes of the output buffer (no workspace):
+ * every rebuild below reads an element's symbol (in vector paths, the symbols of its whole
+ * step) before it writes that element's output. With b output bytes per element, the
+ * symbol of element j sits at byte (b-1)n + j, which the outputs of elements < j never
+ * reach: (b-1)n + j >= b*j for j <= n. So the rebuild is correct in place.
+ * SSE2 is part of x86-64: no CPU detection is needed.
  */
 #include "codec/codec_internal.h"
 
-#define HL__FUSE_BLOCK 16
 
 int hl__verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out)
 {
@@ -91,9 +94,9 @@ void hl__verbatim_extract(hl_dtype_t t, const uint8_t *src, uint64_t n, uint8_t 
     case HL_DTYPE_F32:
         for (uint64_t i = 0; i < n; i++) {
             uint32_t u = hl_load_le32(src + 4 * i);
-            out[3 * i] = (uint8_t)u;
-            out[3 * i + 1] = (uint8_t)(u >> 8);
-            out[3 * i + 2] = (uint8_t)((u >> 24 & 0x80u) | (u >> 16 & 0x7fu));
+            out[i] = (uint8_t)u;
+            out[n + i] = (uint8_t)(u >> 8);
+            out[2 * n + i] = (uint8_t)((u >> 24 & 0x80u) | (u >> 16 & 0x7fu));
         }
         break;
     case HL_DTYPE_Q8_0:
@@ -105,151 +108,169 @@ void hl__verbatim_extract(hl_dtype_t t, const uint8_t *src, uint64_t n, uint8_t 
     }
 }
 
-/* ---- element rebuild, one block of k <= HL__FUSE_BLOCK elements ---- */
+/* ---- element rebuild ---- */
 
-static inline uint32_t bf16_bits(uint8_t s, uint8_t v)
+/* The high 16 bits of a bf16 or fp32 element from its exponent and sign+mantissa byte. */
+static inline uint32_t hi16(uint8_t s, uint8_t v)
 {
     return (uint32_t)(v & 0x80u) << 8 | (uint32_t)s << 7 | (v & 0x7fu);
 }
 
-static inline uint32_t f32_bits(uint8_t s, const uint8_t *v)
+#ifdef HL__SSE2
+static inline __m128i hi16_sse2(__m128i s16, __m128i v16)
 {
-    return (uint32_t)(v[2] & 0x80u) << 24 | (uint32_t)s << 23 | (uint32_t)(v[2] & 0x7fu) << 16 |
-           (uint32_t)v[1] << 8 | v[0];
+    const __m128i m7f = _mm_set1_epi16(0x7f), m80 = _mm_set1_epi16(0x80);
+    return _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(v16, m80), 8),
+                                     _mm_slli_epi16(s16, 7)),
+                        _mm_and_si128(v16, m7f));
 }
 
-static inline void block_f32(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, unsigned k,
-                             float *dst)
+/* Stores 8 fp32 made of high halves hi and low halves lo (16-bit lanes). */
+static inline void store_halves(float *dst, __m128i lo, __m128i hi)
 {
-    uint8_t s[HL__FUSE_BLOCK], v[3 * HL__FUSE_BLOCK];
-    uint32_t o[HL__FUSE_BLOCK];
-    unsigned vb = t == HL_DTYPE_F32 ? 3 : 1;
-    memcpy(s, sym, k);
-    memcpy(v, verb, (size_t)k * vb);
-    switch (t) {
-    case HL_DTYPE_BF16:
-        for (unsigned j = 0; j < k; j++)
-            o[j] = bf16_bits(s[j], v[j]) << 16;
-        break;
-    case HL_DTYPE_F16:
-        for (unsigned j = 0; j < k; j++)
-            o[j] = hl__f16_to_f32_bits((uint32_t)s[j] << 8 | v[j]);
-        break;
-    default: /* F32 */
-        for (unsigned j = 0; j < k; j++)
-            o[j] = f32_bits(s[j], v + 3 * j);
-        break;
-    }
-    memcpy(dst, o, (size_t)k * 4);
+    _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(lo, hi));
+    _mm_storeu_si128((__m128i *)(dst + 4), _mm_unpackhi_epi16(lo, hi));
 }
 
-static inline void block_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, unsigned k,
-                               uint8_t *dst)
-{
-    uint8_t s[HL__FUSE_BLOCK], v[3 * HL__FUSE_BLOCK], o[4 * HL__FUSE_BLOCK];
-    unsigned vb = t == HL_DTYPE_F32 ? 3 : 1, ob = t == HL_DTYPE_F32 ? 4 : 2;
-    memcpy(s, sym, k);
-    memcpy(v, verb, (size_t)k * vb);
-    switch (t) {
-    case HL_DTYPE_BF16:
-        for (unsigned j = 0; j < k; j++) {
-            uint32_t b = bf16_bits(s[j], v[j]);
-            o[2 * j] = (uint8_t)b;
-            o[2 * j + 1] = (uint8_t)(b >> 8);
-        }
-        break;
-    case HL_DTYPE_F16:
-        for (unsigned j = 0; j < k; j++) {
-            o[2 * j] = v[j];
-            o[2 * j + 1] = s[j];
-        }
-        break;
-    default: /* F32 */
-        for (unsigned j = 0; j < k; j++) {
-            o[4 * j] = v[3 * j];
-            o[4 * j + 1] = v[3 * j + 1];
-            o[4 * j + 2] = (uint8_t)(s[j] << 7 | (v[3 * j + 2] & 0x7fu));
-            o[4 * j + 3] = (uint8_t)((v[3 * j + 2] & 0x80u) | s[j] >> 1);
-        }
-        break;
-    }
-    memcpy(dst, o, (size_t)k * ob);
-}
+#endif
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-
-/* bf16 -> fp32, 16 elements per step: the 16 symbols and verbatim bytes are loaded before
- * the 64 output bytes are stored (see the in-place contract above). SSE2 is part of x86-64,
- * so this needs no CPU detection. */
-static uint64_t fuse_bf16_f32_sse2(const uint8_t *sym, const uint8_t *verb, uint64_t n,
-                                   float *dst)
+static void fuse_bf16_f32(const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
 {
-    const __m128i z = _mm_setzero_si128(), m7f = _mm_set1_epi16(0x7f), m80 = _mm_set1_epi16(0x80);
     uint64_t i = 0;
+#ifdef HL__SSE2
+    const __m128i z = _mm_setzero_si128();
     for (; i + 16 <= n; i += 16) {
         __m128i s = _mm_loadu_si128((const __m128i *)(sym + i));
         __m128i v = _mm_loadu_si128((const __m128i *)(verb + i));
-        __m128i s0 = _mm_unpacklo_epi8(s, z), s1 = _mm_unpackhi_epi8(s, z);
-        __m128i v0 = _mm_unpacklo_epi8(v, z), v1 = _mm_unpackhi_epi8(v, z);
-        __m128i b0 = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(v0, m80), 8),
-                                               _mm_slli_epi16(s0, 7)),
-                                  _mm_and_si128(v0, m7f));
-        __m128i b1 = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(v1, m80), 8),
-                                               _mm_slli_epi16(s1, 7)),
-                                  _mm_and_si128(v1, m7f));
-        _mm_storeu_si128((__m128i *)(dst + i), _mm_unpacklo_epi16(z, b0));
-        _mm_storeu_si128((__m128i *)(dst + i + 4), _mm_unpackhi_epi16(z, b0));
-        _mm_storeu_si128((__m128i *)(dst + i + 8), _mm_unpacklo_epi16(z, b1));
-        _mm_storeu_si128((__m128i *)(dst + i + 12), _mm_unpackhi_epi16(z, b1));
+        store_halves(dst + i, z, hi16_sse2(_mm_unpacklo_epi8(s, z), _mm_unpacklo_epi8(v, z)));
+        store_halves(dst + i + 8, z, hi16_sse2(_mm_unpackhi_epi8(s, z), _mm_unpackhi_epi8(v, z)));
     }
-    return i;
-}
 #endif
+    for (; i < n; i++)
+        dst[i] = hl__bits_f32(hi16(sym[i], verb[i]) << 16);
+}
+
+static void fuse_f32_f32(const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
+{
+    const uint8_t *p0 = verb, *p1 = verb + n, *p2 = verb + 2 * n;
+    uint64_t i = 0;
+#ifdef HL__SSE2
+    const __m128i z = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i s = _mm_loadu_si128((const __m128i *)(sym + i));
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(p0 + i));
+        __m128i b1 = _mm_loadu_si128((const __m128i *)(p1 + i));
+        __m128i b2 = _mm_loadu_si128((const __m128i *)(p2 + i));
+        store_halves(dst + i, _mm_unpacklo_epi8(b0, b1),
+                     hi16_sse2(_mm_unpacklo_epi8(s, z), _mm_unpacklo_epi8(b2, z)));
+        store_halves(dst + i + 8, _mm_unpackhi_epi8(b0, b1),
+                     hi16_sse2(_mm_unpackhi_epi8(s, z), _mm_unpackhi_epi8(b2, z)));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = hl__bits_f32(hi16(sym[i], p2[i]) << 16 | (uint32_t)p1[i] << 8 | p0[i]);
+}
+
+static void fuse_f16_f32(const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
+{
+    uint64_t i = 0;
+#ifdef HL__SSE2
+    const __m128i z = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i s = _mm_loadu_si128((const __m128i *)(sym + i));
+        __m128i v = _mm_loadu_si128((const __m128i *)(verb + i));
+        __m128i h0 = _mm_unpacklo_epi8(v, s), h1 = _mm_unpackhi_epi8(v, s);
+        _mm_storeu_si128((__m128i *)(dst + i), hl__f16_to_f32_sse2(_mm_unpacklo_epi16(h0, z)));
+        _mm_storeu_si128((__m128i *)(dst + i + 4), hl__f16_to_f32_sse2(_mm_unpackhi_epi16(h0, z)));
+        _mm_storeu_si128((__m128i *)(dst + i + 8), hl__f16_to_f32_sse2(_mm_unpacklo_epi16(h1, z)));
+        _mm_storeu_si128((__m128i *)(dst + i + 12), hl__f16_to_f32_sse2(_mm_unpackhi_epi16(h1, z)));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = hl__bits_f32(hl__f16_to_f32_bits((uint32_t)sym[i] << 8 | verb[i]));
+}
+
+/* scale * int8 as ggml computes it: (float)q * d, exact products rounded once. */
+static void fuse_q8_0_f32(const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
+{
+    for (uint64_t b = 0; b < n / HL_Q8_0_BLOCK; b++) {
+        const uint8_t *q = sym + b * HL_Q8_0_BLOCK;
+        float d = hl_f16_to_f32(hl_load_le16(verb + 2 * b)), *o = dst + b * HL_Q8_0_BLOCK;
+#ifdef HL__SSE2
+        /* The block's 32 values are loaded before any of its 128 output bytes is stored. */
+        __m128i q0 = _mm_loadu_si128((const __m128i *)q);
+        __m128i q1 = _mm_loadu_si128((const __m128i *)(q + 16));
+        __m128 dv = _mm_set1_ps(d);
+        __m128i qs[2] = {q0, q1};
+        for (int h = 0; h < 2; h++) {
+            /* Sign-extend bytes to 32-bit lanes: place them in the top byte, shift back. */
+            __m128i w0 = _mm_unpacklo_epi8(qs[h], qs[h]), w1 = _mm_unpackhi_epi8(qs[h], qs[h]);
+            __m128i l[4] = {_mm_srai_epi32(_mm_unpacklo_epi16(w0, w0), 24),
+                            _mm_srai_epi32(_mm_unpackhi_epi16(w0, w0), 24),
+                            _mm_srai_epi32(_mm_unpacklo_epi16(w1, w1), 24),
+                            _mm_srai_epi32(_mm_unpackhi_epi16(w1, w1), 24)};
+            for (int k = 0; k < 4; k++)
+                _mm_storeu_ps(o + 16 * h + 4 * k, _mm_mul_ps(_mm_cvtepi32_ps(l[k]), dv));
+        }
+#else
+        int8_t v[HL_Q8_0_BLOCK];
+        memcpy(v, q, HL_Q8_0_BLOCK);
+        for (unsigned j = 0; j < HL_Q8_0_BLOCK; j++)
+            o[j] = (float)v[j] * d;
+#endif
+    }
+}
 
 void hl__fuse_f32(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n, float *dst)
 {
-    if (t == HL_DTYPE_Q8_0) {
-        for (uint64_t b = 0; b < n / HL_Q8_0_BLOCK; b++) {
-            int8_t q[HL_Q8_0_BLOCK];
-            float o[HL_Q8_0_BLOCK];
-            memcpy(q, sym + b * HL_Q8_0_BLOCK, HL_Q8_0_BLOCK);
-            float d = hl_f16_to_f32(hl_load_le16(verb + 2 * b));
-            for (unsigned j = 0; j < HL_Q8_0_BLOCK; j++)
-                o[j] = (float)q[j] * d;
-            memcpy(dst + b * HL_Q8_0_BLOCK, o, sizeof o);
-        }
-        return;
+    switch (t) {
+    case HL_DTYPE_BF16: fuse_bf16_f32(sym, verb, n, dst); break;
+    case HL_DTYPE_F16: fuse_f16_f32(sym, verb, n, dst); break;
+    case HL_DTYPE_F32: fuse_f32_f32(sym, verb, n, dst); break;
+    case HL_DTYPE_Q8_0: fuse_q8_0_f32(sym, verb, n, dst); break;
+    default: break;
     }
-    unsigned vb = t == HL_DTYPE_F32 ? 3 : 1;
-    uint64_t i = 0;
-#if defined(__SSE2__)
-    if (t == HL_DTYPE_BF16)
-        i = fuse_bf16_f32_sse2(sym, verb, n, dst);
-#endif
-    for (; i + HL__FUSE_BLOCK <= n; i += HL__FUSE_BLOCK)
-        block_f32(t, sym + i, verb + i * vb, HL__FUSE_BLOCK, dst + i);
-    if (i < n)
-        block_f32(t, sym + i, verb + i * vb, (unsigned)(n - i), dst + i);
 }
 
+/* Source bytes: the restore path, not hot; one element at a time (each reads its symbol
+ * before writing its bytes, which is all the in-place contract needs). */
 void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n,
                     uint8_t *dst)
 {
-    if (t == HL_DTYPE_Q8_0) {
+    switch (t) {
+    case HL_DTYPE_BF16:
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t b = hi16(sym[i], verb[i]);
+            dst[2 * i] = (uint8_t)b;
+            dst[2 * i + 1] = (uint8_t)(b >> 8);
+        }
+        break;
+    case HL_DTYPE_F16:
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t s = sym[i];
+            dst[2 * i] = verb[i];
+            dst[2 * i + 1] = s;
+        }
+        break;
+    case HL_DTYPE_F32:
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t h = hi16(sym[i], verb[2 * n + i]);
+            dst[4 * i] = verb[i];
+            dst[4 * i + 1] = verb[n + i];
+            dst[4 * i + 2] = (uint8_t)h;
+            dst[4 * i + 3] = (uint8_t)(h >> 8);
+        }
+        break;
+    case HL_DTYPE_Q8_0:
         for (uint64_t b = 0; b < n / HL_Q8_0_BLOCK; b++) {
             uint8_t *blk = dst + b * HL_Q8_0_BLOCK_BYTES;
             memmove(blk + 2, sym + b * HL_Q8_0_BLOCK, HL_Q8_0_BLOCK); /* may overlap */
             memcpy(blk, verb + 2 * b, 2);
         }
-        return;
+        break;
+    default:
+        break;
     }
-    unsigned vb = t == HL_DTYPE_F32 ? 3 : 1, ob = t == HL_DTYPE_F32 ? 4 : 2;
-    uint64_t i = 0;
-    for (; i + HL__FUSE_BLOCK <= n; i += HL__FUSE_BLOCK)
-        block_bytes(t, sym + i, verb + i * vb, HL__FUSE_BLOCK, dst + i * ob);
-    if (i < n)
-        block_bytes(t, sym + i, verb + i * vb, (unsigned)(n - i), dst + i * ob);
 }
 
 int hl_codec_symbols(hl_dtype_t t, const void *src, uint64_t first, uint64_t count, uint8_t *out)

@@ -75,6 +75,18 @@ static void test_f16_every_pattern(void **state)
         }
         assert_int_equal(hl_f32_to_f16(f), h);
     }
+    /* The vector widening agrees with the scalar conversion on every pattern. */
+    uint8_t *src = malloc(65536 * 2);
+    float *out = malloc(65536 * 4);
+    assert_non_null(src);
+    assert_non_null(out);
+    for (uint32_t h = 0; h < 65536; h++)
+        hl_store_le16(src + 2 * h, (uint16_t)h);
+    assert_int_equal(hl_widen_f32(HL_DTYPE_F16, src, 65536, out), 0);
+    for (uint32_t h = 0; h < 65536; h++)
+        assert_int_equal(bits(out[h]), bits(hl_f16_to_f32((uint16_t)h)));
+    free(src);
+    free(out);
 }
 
 static void test_bf16_every_pattern(void **state)

@@ -91,6 +91,8 @@ static void test_roundtrip_every_shape(void **state)
             assert_non_null(src);
             tu_fill_weights(t, &seed, src, n);
             for (unsigned k = 0; k < HL_ARRAY_SIZE(streams); k++) {
+                if (n > 5000 && streams[k] != 4 && streams[k] != 5)
+                    continue; /* large tiles: the default and one odd count suffice */
                 hl_tensor_codec_t *tc = huf_codec(t, src, n, streams[k]);
                 roundtrip(tc, src, n);
                 free(tc);
@@ -299,7 +301,7 @@ static void test_corrupted_payloads(void **state)
     /* Single bit flips: in the header always detected; in the streams mostly; in verbatim
      * bytes or padding they decode (the container's CRC catches those). */
     unsigned detected = 0, flips = 0;
-    for (uint64_t bit = 0; bit < 8 * streams_end; bit += 3) {
+    for (uint64_t bit = 0; bit < 8 * streams_end; bit += bit < 8 * 16 ? 1 : 11) {
         memcpy(q, p, len);
         q[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         int rc = decode_corrupt(tc, q, len, n);
@@ -312,9 +314,9 @@ static void test_corrupted_payloads(void **state)
      * number of bytes and decode (to wrong values): the per-tile CRC of the container is
      * what detects those. Here they must only be safe. */
     print_message("single bit flips in header+streams: %u of %u detected\n", detected, flips);
-    assert_true(detected >= 8 * 16 / 3);
+    assert_true(detected >= 8 * 16);
     /* Bursts of random flips anywhere. */
-    for (int trial = 0; trial < 300; trial++) {
+    for (int trial = 0; trial < 150; trial++) {
         memcpy(q, p, len);
         for (int k = 0; k < 1 + trial % 16; k++) {
             uint64_t bit = tu_rand(&seed) % (8 * len);
