@@ -77,9 +77,7 @@ int hl_import(const char *path, const hl_import_opts_t *opts, hl_source_t *out, 
     case HL_SRC_GGUF:
         return hl_import_gguf(path, out, err);
     case HL_SRC_SAFETENSORS:
-        /* First commit: the safetensors reader lands next. */
-        return hl_error_set(err, HL_EUNSUPPORTED, "%s: safetensors import is not built yet",
-                            path);
+        return hl_import_safetensors(path, out, err);
     case HL_SRC_AUTO:
         break;
     }

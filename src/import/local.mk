@@ -11,4 +11,7 @@ src_import_libhl_import_a_SOURCES = \
 	src/import/llama2c_tokenizer.c \
 	src/import/gguf.c \
 	src/import/gguf_meta.c \
+	src/import/safetensors.c \
+	src/import/hf.c \
+	src/import/hf_tokenizer.c \
 	src/import/import.c
