@@ -5,7 +5,9 @@ src_tokenizer_libhl_tokenizer_a_SOURCES = \
 	src/tokenizer/internal.h \
 	src/tokenizer/vocab.c \
 	src/tokenizer/unicode.c \
+	src/tokenizer/unicode_tables.h \
 	src/tokenizer/pretok.c \
 	src/tokenizer/bpe.c \
 	src/tokenizer/encode.c \
 	src/tokenizer/decode.c
+EXTRA_DIST += src/tokenizer/gen_unicode_tables.py src/tokenizer/README.md

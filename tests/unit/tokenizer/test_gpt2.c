@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +225,44 @@ static void test_pretokenizer_llama3_qwen2(void **state)
     expect_split_pre(HL__PRE_LLAMA3, s2, l2, sizeof l2 / sizeof *l2);
 }
 
+static void test_pretokenizer_golden(void **state)
+{
+    (void)state;
+    /* 600 random strings over many scripts, marks, symbols and spaces, split by
+     * JavaScript's RegExp with exact \p{L}/\p{N} (ref_pretok.mjs). */
+    static const hl__pre_t k_pre[] = {HL__PRE_GPT2, HL__PRE_LLAMA3, HL__PRE_QWEN2};
+    char *path = fx_test_path("golden_pretok.jsonl");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    size_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_error_t jerr;
+        json_t *row = json_loads(line, 0, &jerr);
+        assert_non_null(row);
+        const char *s = json_string_value(json_array_get(row, 0));
+        size_t len = json_string_length(json_array_get(row, 0));
+        for (size_t m = 0; m < 3; m++) {
+            const json_t *want = json_array_get(row, 1 + m);
+            size_t k = 0;
+            for (size_t i = 0; i < len; k++) {
+                size_t w = hl__pretoken(k_pre[m], (const uint8_t *)s + i, len - i);
+                const json_t *x = json_array_get(want, k);
+                if (!x || json_string_length(x) != w || memcmp(json_string_value(x), s + i, w))
+                    fail_msg("line %zu, family %zu: pre-token %zu is \"%.*s\", expected \"%s\"",
+                             n + 1, m, k, (int)w, s + i, x ? json_string_value(x) : "(end)");
+                i += w;
+            }
+            assert_int_equal(k, json_array_size(want));
+        }
+        json_decref(row);
+        n++;
+    }
+    fclose(f);
+    free(path);
+    assert_int_equal(n, 600);
+}
+
 static void test_byte_map(void **state)
 {
     (void)state;
@@ -248,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_any_bytes),
         cmocka_unit_test(test_pretokenizer),
         cmocka_unit_test(test_pretokenizer_llama3_qwen2),
+        cmocka_unit_test(test_pretokenizer_golden),
         cmocka_unit_test(test_byte_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
