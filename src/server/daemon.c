@@ -270,6 +270,7 @@ static void hl__stop(hl_daemon_t *d)
     hl__registry_stop_all(d);
     uv_close((uv_handle_t *)&d->tick, hl__close_cb);
     uv_close((uv_handle_t *)&d->drain_timer, hl__close_cb);
+    uv_close((uv_handle_t *)&d->stop_timer, hl__close_cb);
     uv_close((uv_handle_t *)&d->sig_hup, hl__close_cb);
     uv_close((uv_handle_t *)&d->sig_term, hl__close_cb);
     uv_close((uv_handle_t *)&d->sig_int, hl__close_cb);
@@ -285,13 +286,21 @@ static bool hl__busy(const hl_daemon_t *d)
     return false;
 }
 
+static void hl__stop_cb(uv_timer_t *t) { hl__stop(t->data); }
+
+/* Stopping MHD from inside one of its callbacks would free the connection it is working on:
+ * the stop always runs from its own timer callback. */
+static void hl__stop_soon(hl_daemon_t *d)
+{
+    if (!d->stopping)
+        uv_timer_start(&d->stop_timer, hl__stop_cb, 0, 0);
+}
+
 void hl__daemon_req_gone(hl_daemon_t *d)
 {
     if (d->draining && !d->stopping && !hl__busy(d))
-        hl__stop(d);
+        hl__stop_soon(d);
 }
-
-static void hl__drain_flush_cb(uv_timer_t *t) { hl__stop(t->data); }
 
 static void hl__drain_deadline_cb(uv_timer_t *t)
 {
@@ -305,14 +314,14 @@ static void hl__drain_deadline_cb(uv_timer_t *t)
     }
     hl_log_warn("shutdown deadline passed: %u generations cancelled", n);
     /* Give the cancelled streams a moment to send their error event, then stop. */
-    uv_timer_start(&d->drain_timer, hl__drain_flush_cb, 1000, 0);
+    uv_timer_start(&d->drain_timer, hl__stop_cb, 1000, 0);
 }
 
 void hl__daemon_begin_shutdown(hl_daemon_t *d)
 {
     if (d->draining) {
         hl_log_warn("second signal: stopping now");
-        hl__stop(d);
+        hl__stop_soon(d);
         return;
     }
     d->draining = true;
@@ -385,6 +394,8 @@ int hl_daemon_create(const hl_daemon_opts_t *opts, hl_daemon_t **out, hl_error_t
         d->tick.data = d;
         uv_timer_init(&d->loop, &d->drain_timer);
         d->drain_timer.data = d;
+        uv_timer_init(&d->loop, &d->stop_timer);
+        d->stop_timer.data = d;
         uv_signal_init(&d->loop, &d->sig_hup);
         uv_signal_init(&d->loop, &d->sig_term);
         uv_signal_init(&d->loop, &d->sig_int);

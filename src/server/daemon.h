@@ -226,6 +226,7 @@ struct hl_daemon_s {
     uv_timer_t mhd_timer;
     uv_timer_t tick;
     uv_timer_t drain_timer;
+    uv_timer_t stop_timer;
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_async_t wake;
     bool handles_started;

@@ -502,6 +502,9 @@ static void *hl__sched_main(void *arg)
             }
         }
         n_run = keep;
+        pthread_mutex_lock(&s->mu);
+        hl__gauges(s);
+        pthread_mutex_unlock(&s->mu);
         if (stop && n_run == 0)
             break;
     }
