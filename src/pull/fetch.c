@@ -13,6 +13,8 @@
 #include "pull/fetch.h"
 
 #define REPORT_INTERVAL 0.2
+#define CHECKPOINT_INTERVAL 1.0
+#define RECV_BUFFER (256 << 10) /* fewer, larger writes into the partial file */
 #define BACKOFF_CAP 30.0
 
 static unsigned max_retries(const hl_pull_opts_t *o)
@@ -278,6 +280,7 @@ static int slot_start(slot_t *s, CURLM *multi, uint32_t chunk)
                  s->off + s->len - 1);
         curl_easy_setopt(s->h, CURLOPT_RANGE, s->range);
     }
+    curl_easy_setopt(s->h, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
     curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, slot_write);
     curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->h, CURLOPT_HEADERFUNCTION, slot_header);
@@ -321,21 +324,30 @@ static void queue_push(queue_t *q, uint32_t chunk, double not_before)
     q->n++;
 }
 
-/* Records a verified chunk: data durable first, then the state that says so. */
-static int chunk_verified(slot_t *s, hl_error_t *err)
+/*
+ * Makes the verified chunks durable: the data first (fdatasync), then the state that says
+ * so. Done at most every CHECKPOINT_INTERVAL seconds (and at the end), not per chunk: each
+ * checkpoint costs three fsyncs, and a crash then loses at most that much progress.
+ */
+static int checkpoint(const hl__fetch_job_t *job, double *last, bool force, hl_error_t *err)
 {
-    const hl__fetch_job_t *job = s->job;
+    double now = hl_now();
+    if (!force && now - *last < CHECKPOINT_INTERVAL)
+        return 0;
+    *last = now;
     if (fdatasync(job->fd) != 0)
         return hl_error_set_errno(err, errno == ENOSPC ? HL_ENOSPC : HL_EIO, errno,
                                   "%s: fdatasync", job->partial_path);
-    hl__pull_state_set(job->st, s->chunk, true);
-    int rc = hl__pull_state_save(job->st, job->state_path, err);
-    if (rc)
-        return rc;
+    return hl__pull_state_save(job->st, job->state_path, err);
+}
+
+/* Records a verified chunk (in memory; made durable by the next checkpoint). */
+static void chunk_verified(slot_t *s)
+{
+    hl__pull_state_set(s->job->st, s->chunk, true);
     s->ctx->progress->bytes_done += s->len;
     s->ctx->progress->chunks_done++;
     hl__fetch_report(s->ctx, true);
-    return 0;
 }
 
 /*
@@ -382,8 +394,8 @@ static int slot_finish(slot_t *s, CURLcode cc, hl_error_t *err)
                     job->blob_url, s->chunk, s->range);
         return 1;
     }
-    int rc = chunk_verified(s, err);
-    return rc;
+    chunk_verified(s);
+    return 0;
 }
 
 static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *multi,
@@ -391,6 +403,7 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
 {
     const hl_pull_opts_t *o = ctx->opts;
     unsigned busy = 0;
+    double last_checkpoint = hl_now();
     while (q->n > 0 || busy > 0) {
         if (cancelled(o))
             return hl_error_set(err, HL_ECANCELED, "%s: pull cancelled", job->partial_path);
@@ -418,6 +431,8 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
             s->busy = false;
             busy--;
             int r = slot_finish(s, cc, err);
+            if (r == 0)
+                r = checkpoint(job, &last_checkpoint, false, err);
             if (r < 0)
                 return r;
             if (r == 1) {
@@ -437,7 +452,7 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
         if (q->n > 0 || busy > 0)
             curl_multi_poll(multi, NULL, 0, 50, NULL);
     }
-    return 0;
+    return checkpoint(job, &last_checkpoint, true, err);
 }
 
 int hl__fetch_chunks(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, hl_error_t *err)
@@ -470,6 +485,13 @@ int hl__fetch_chunks(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, hl_error_
         }
     }
     rc = run_multi(ctx, job, multi, slots, nslots, &q, err);
+    if (rc && rc != HL_ENOSPC) {
+        /* Failing or cancelled: keep what was verified since the last checkpoint for the
+         * next run (best effort; the error that stopped us is the one to report). */
+        double never = 0;
+        hl_error_t ignored;
+        checkpoint(job, &never, true, &ignored);
+    }
 out:
     for (unsigned i = 0; slots && i < nslots; i++) {
         if (slots[i].busy)

@@ -45,8 +45,8 @@ typedef struct {
 
 /*
  * Downloads every chunk not marked in job->st, `jobs` at a time, each with a Range request;
- * verifies each chunk's SHA-256 as its bytes arrive, fdatasyncs and records it in the state
- * file; refetches a chunk that fails (bad digest, short, dropped, wrong status) up to
+ * verifies each chunk's SHA-256 as its bytes arrive and records it in the state file (data
+ * fdatasync'd first, at most once a second and at the end); refetches a chunk that fails (bad digest, short, dropped, wrong status) up to
  * max_retries times with backoff. @return 0 when all chunks are verified; HL_ENOSPC when the
  * partial file cannot be written; HL_ECHECKSUM / HL_ENET after the retries; HL_EAUTH;
  * HL_ECANCELED.

@@ -1,6 +1,7 @@
 /*
  * The resume state of a pull: which chunks of DEST.partial are verified. Kept in a small
- * file (DEST.partial.state) rewritten atomically and fsync'd after chunks land, so that a
+ * file (DEST.partial.state) rewritten atomically and fsync'd (at most once a second, after the
+ * partial file's data is fdatasync'd), so that a
  * crash at any point leaves either the old or the new state, never a torn one. The state is
  * a hint, not a promise: on resume, chunks it marks are re-hashed from disk before being
  * trusted (cheap next to the network, and it covers a partial file that lost writes).
