@@ -117,6 +117,14 @@ def run(tmp):
         rc, err = pull(o.url, dst, model="../etc")
         check(rc == 1 and "not a valid model id" in err, "traversal id refused by the client")
 
+    # 1b. The Python stdlib example client (clients/huffllm_pull.py), with a flipped byte.
+    fresh(dst)
+    with Origin(tmp, "--faults", "1", "--flip-offset", str(CHUNK + 5)) as o:
+        r = subprocess.run([sys.executable, os.path.join(SRC, "clients", "huffllm_pull.py"),
+                            o.url, "m1", dst], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0 and sha(out) == want and "chunk 1: bad data" in r.stderr,
+              "clients/huffllm_pull.py: verified pull, bad chunk refetched")
+
     # 2. Connections dropped mid-body: retried, right SHA-256.
     fresh(dst)
     with Origin(tmp, "--faults", "4", "--drop-after", "100000") as o:

@@ -12,3 +12,5 @@ dist_noinst_SCRIPTS += tests/integration/test_pull.py tests/integration/fault_pr
 TESTS += tests/integration/test_pull_daemons.py
 dist_noinst_SCRIPTS += tests/integration/test_pull_daemons.py
 EXTRA_DIST += conf/nginx-huffllm.conf
+# The stdlib example client and its documentation (run by test_pull.py).
+EXTRA_DIST += clients/README.md clients/huffllm_pull.py
