@@ -108,20 +108,21 @@ json_t *fx_hf_desc(const char *path, int32_t bos, int32_t eos)
     json_t *model = json_object_get(root, "model");
     json_t *vocab = json_object_get(model, "vocab");
     json_t *added = json_object_get(root, "added_tokens");
-    size_t n = json_object_size(vocab);
+    size_t n = json_object_size(vocab), i;
+    json_t *v;
+    json_array_foreach(added, i, v) /* added tokens may extend the vocabulary */
+        n = HL_MAX(n, (size_t)json_integer_value(json_object_get(v, "id")) + 1);
     json_t *tokens = json_array(), *types = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         json_array_append_new(tokens, json_null());
         json_array_append_new(types, json_integer(1));
     }
     const char *key;
-    json_t *v;
     json_object_foreach(vocab, key, v) {
         json_int_t id = json_integer_value(v);
         assert_true(id >= 0 && (size_t)id < n);
         json_array_set_new(tokens, (size_t)id, json_string(key));
     }
-    size_t i;
     json_array_foreach(added, i, v) {
         json_int_t id = json_integer_value(json_object_get(v, "id"));
         assert_true(id >= 0 && (size_t)id < n);
@@ -133,12 +134,19 @@ json_t *fx_hf_desc(const char *path, int32_t bos, int32_t eos)
         assert_true(json_is_string(json_array_get(tokens, i)));
     const char *unk = json_string_value(json_object_get(model, "unk_token"));
     json_t *unk_id = unk ? json_object_get(vocab, unk) : NULL;
+    /* A ByteLevel pre-tokenizer makes a gpt2 model; otherwise the "▁" normalizer of
+     * SentencePiece-like files. */
+    json_t *pre = json_object_get(root, "pre_tokenizer");
+    const char *pre_type = json_string_value(json_object_get(pre, "type"));
+    bool bytelevel = pre_type && strcmp(pre_type, "ByteLevel") == 0;
+    bool prefix = bytelevel ? json_is_true(json_object_get(pre, "add_prefix_space")) : true;
     json_t *desc = json_pack(
-        "{ss so so sO sO sO sb sO si si sb}", "model", "llama", "tokens", tokens, "token_types",
-        types, "merges", json_object_get(model, "merges"), "byte_fallback",
-        json_object_get(model, "byte_fallback"), "fuse_unk", json_object_get(model, "fuse_unk"),
-        "add_space_prefix", 1, "unk_id", unk_id ? unk_id : json_null(), "bos_id", bos, "eos_id",
-        eos, "add_bos", 1);
+        "{ss so so sO sO sO sb sO so so sb}", "model", bytelevel ? "gpt2" : "llama", "tokens",
+        tokens, "token_types", types, "merges", json_object_get(model, "merges"),
+        "byte_fallback", json_object_get(model, "byte_fallback"), "fuse_unk",
+        json_object_get(model, "fuse_unk"), "add_space_prefix", prefix, "unk_id",
+        unk_id ? unk_id : json_null(), "bos_id", bos >= 0 ? json_integer(bos) : json_null(),
+        "eos_id", eos >= 0 ? json_integer(eos) : json_null(), "add_bos", !bytelevel);
     json_decref(root);
     assert_non_null(desc);
     return desc;

@@ -14,7 +14,8 @@ char *fx_test_path(const char *name);
  * (for variants the importer does not produce). lower_eighth: write spaces as U+2581 (as
  * the importer does) instead of the file's ' '. */
 json_t *fx_llama2c_desc(const char *path, bool lower_eighth);
-/* The normalized description of a Hugging Face tokenizer.json (BPE); bos/eos given. */
+/* The normalized description of a Hugging Face tokenizer.json (BPE: SentencePiece-like
+ * with the "▁" normalizer, or byte-level); bos/eos given (-1: none). */
 json_t *fx_hf_desc(const char *path, int32_t bos, int32_t eos);
 
 /* The tokenizer of a model under $HL_SHARED/models imported with hl_import; NULL (after a

@@ -5,7 +5,9 @@ check_PROGRAMS += $(HL_TOK_TESTS)
 TESTS += $(HL_TOK_TESTS)
 EXTRA_DIST += tests/unit/tokenizer/ref_tokenize.py tests/unit/tokenizer/golden_tok512.tsv \
 	tests/unit/tokenizer/golden_hf656k.tsv tests/unit/tokenizer/ref_pretok.mjs \
-	tests/unit/tokenizer/golden_pretok.jsonl
+	tests/unit/tokenizer/golden_pretok.jsonl tests/unit/tokenizer/make_bytelevel_vocab.py \
+	tests/unit/tokenizer/ref_bytelevel.mjs tests/unit/tokenizer/bytelevel_tokenizer.json \
+	tests/unit/tokenizer/golden_bytelevel.tsv
 
 # Only the modules the tests use, so work in progress elsewhere cannot break them.
 HL_TOK_TEST_LIBS = $(HL_TOKENIZER_LIB) $(HL_IMPORT_LIB) $(HL_FORMAT_LIB) $(HL_CODEC_LIB) \

@@ -263,6 +263,35 @@ static void test_pretokenizer_golden(void **state)
     assert_int_equal(n, 600);
 }
 
+static void test_bytelevel_goldens(void **state)
+{
+    (void)state;
+    /* A 557-token byte-level tokenizer.json; ids from Hugging Face's tokenizers.js. */
+    char *path = fx_test_path("bytelevel_tokenizer.json");
+    hl_tokenizer_t *t = fx_create(fx_hf_desc(path, -1, 556));
+    free(path);
+    path = fx_test_path("golden_bytelevel.tsv");
+    size_t n;
+    fx_golden_t *g = fx_goldens(path, &n);
+    assert_true(n >= 15);
+    for (size_t i = 0; i < n; i++) {
+        int32_t *ids;
+        size_t n_ids, len;
+        assert_int_equal(hl_tokenizer_encode(t, g[i].text, g[i].len, false, false, &ids, &n_ids),
+                         0);
+        if (n_ids != g[i].n_ids || memcmp(ids, g[i].ids, n_ids * sizeof *ids) != 0)
+            fail_msg("golden_bytelevel.tsv line %zu (\"%.40s\"): ids differ", i + 1, g[i].text);
+        char *back = hl_tokenizer_decode(t, ids, n_ids, &len);
+        assert_int_equal(len, g[i].len);
+        assert_memory_equal(back, g[i].text, len);
+        free(back);
+        free(ids);
+    }
+    fx_goldens_free(g, n);
+    free(path);
+    hl_tokenizer_free(t);
+}
+
 static void test_byte_map(void **state)
 {
     (void)state;
@@ -288,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_pretokenizer),
         cmocka_unit_test(test_pretokenizer_llama3_qwen2),
         cmocka_unit_test(test_pretokenizer_golden),
+        cmocka_unit_test(test_bytelevel_goldens),
         cmocka_unit_test(test_byte_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
