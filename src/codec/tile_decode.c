@@ -135,18 +135,20 @@ static int decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, u
     hl__bits_t st[HL_TILE_MAX_STREAMS];
     total = off;
     for (uint32_t s = 0; s < ns; s++) {
-        uint32_t l = hl__load_le32(payload + HL__TILE_LEN_FIELD * s);
         st[s].start = total;
-        total += l; /* at most 16 x 2^32: no overflow */
+        total += hl__load_le32(payload + HL__TILE_LEN_FIELD * s); /* <= 16 x 2^32: no overflow */
         st[s].end = total;
+    }
+    if (!hl_add_ok(total, v, &total) || !hl_add_ok(total, HL__TILE_PAD, &total) || total != len)
+        return HL_EFORMAT;
+    /* Only now is n known to be bounded by the payload (v >= n / 16). */
+    for (uint32_t s = 0; s < ns; s++) {
         st[s].buf = 0;
         st[s].cnt = 0;
         st[s].pos = st[s].start;
         st[s].out = sym + hl__seg_start(n, ns, s);
         st[s].out_end = sym + hl__seg_start(n, ns, s + 1);
     }
-    if (!hl_add_ok(total, v, &total) || !hl_add_ok(total, HL__TILE_PAD, &total) || total != len)
-        return HL_EFORMAT;
     *verb = payload + len - HL__TILE_PAD - v;
 
     if (dt->single_symbol) { /* streams carry no bits */
