@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/dist_internal.h"
@@ -223,8 +224,10 @@ enum MHD_Result hl_dist_handle_admin_pull(hl_dist_t *d, struct MHD_Connection *c
 {
     hl_dist_pull_status_t s;
     hl_dist_pull_status(d, id, &s);
-    if (s.state != HL_DIST_PULL_RUNNING && access(path, F_OK) == 0) {
+    struct stat st;
+    if (s.state != HL_DIST_PULL_RUNNING && stat(path, &st) == 0) {
         hl_dist_pull_status_t present = {.state = HL_DIST_PULL_DONE};
+        present.bytes_done = present.bytes_total = (uint64_t)st.st_size;
         return queue_status(conn, MHD_HTTP_OK, id, "present", &present);
     }
     hl_error_t err;
