@@ -170,10 +170,6 @@ hl_tokenizer_t *fx_imported(const char *rel)
     hl_error_t err = {0};
     int rc = hl_import(path, NULL, &src, &err);
     free(path);
-    if (rc == HL_EUNSUPPORTED) {
-        print_message("skipped %s: %s\n", rel, err.msg);
-        return NULL;
-    }
     if (rc != 0)
         fail_msg("hl_import %s: %s", rel, err.msg);
     json_t *desc = json_incref(json_object_get(src.metadata, "tokenizer"));

@@ -15,11 +15,12 @@ char *fx_test_path(const char *name);
  * the importer does) instead of the file's ' '. */
 json_t *fx_llama2c_desc(const char *path, bool lower_eighth);
 /* The normalized description of a Hugging Face tokenizer.json (BPE: SentencePiece-like
- * with the "▁" normalizer, or byte-level); bos/eos given (-1: none). */
+ * with the "▁" normalizer, or byte-level) built here, for tokenizer.json files that come
+ * without a model; bos/eos given (-1: none). */
 json_t *fx_hf_desc(const char *path, int32_t bos, int32_t eos);
 
-/* The tokenizer of a model under $HL_SHARED/models imported with hl_import; NULL (after a
- * message) only when the importer answers HL_EUNSUPPORTED for a format it lacks. */
+/* The tokenizer of a model under $HL_SHARED/models imported with hl_import (fails the
+ * test if the import fails). */
 hl_tokenizer_t *fx_imported(const char *rel);
 
 /* Builds a tokenizer or fails the test. */

@@ -18,9 +18,7 @@
 
 static hl_tokenizer_t *tok512(void)
 {
-    hl_tokenizer_t *t = fx_imported("stories260K/stories260K.bin");
-    assert_non_null(t);
-    return t;
+    return fx_imported("stories260K/stories260K.bin");
 }
 
 static int32_t byte_id(const hl_tokenizer_t *t, uint8_t b)

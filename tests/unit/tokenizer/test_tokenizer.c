@@ -17,11 +17,8 @@
 /* tok512 as the importer describes it, or (raw_spaces) as the .bin spells it: ' '. */
 static hl_tokenizer_t *tok512(bool raw_spaces)
 {
-    if (!raw_spaces) {
-        hl_tokenizer_t *t = fx_imported("stories260K/stories260K.bin");
-        assert_non_null(t);
-        return t;
-    }
+    if (!raw_spaces)
+        return fx_imported("stories260K/stories260K.bin");
     char *path = fx_model_path("stories260K/tok512.bin");
     hl_tokenizer_t *t = fx_create(fx_llama2c_desc(path, false));
     free(path);
@@ -30,10 +27,7 @@ static hl_tokenizer_t *tok512(bool raw_spaces)
 
 static hl_tokenizer_t *hf656k(void)
 {
-    char *path = fx_model_path("tinystories-656K-hf/tokenizer.json");
-    hl_tokenizer_t *t = fx_create(fx_hf_desc(path, 1, 2));
-    free(path);
-    return t;
+    return fx_imported("tinystories-656K-hf");
 }
 
 static void check_goldens(hl_tokenizer_t *t, const char *file)
