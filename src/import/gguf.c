@@ -105,6 +105,37 @@ static void key_label(const uint8_t *k, uint64_t len, char *buf, size_t cap)
     buf[n] = 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    const hl__gguf_kv_t *x = *(const hl__gguf_kv_t *const *)a;
+    const hl__gguf_kv_t *y = *(const hl__gguf_kv_t *const *)b;
+    int c = memcmp(x->key, y->key, HL_MIN(x->key_len, y->key_len));
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* Lookups take the first match, so a repeated key would hide a value: refuse it. Sorting
+ * keeps this O(n log n) for files with very many KVs. */
+static int check_unique_keys(const hl__gguf_t *g, const char *fname, hl_error_t *err)
+{
+    if (g->n_kv < 2)
+        return 0;
+    const hl__gguf_kv_t **v = malloc(g->n_kv * sizeof *v);
+    if (!v)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", fname);
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        v[i] = &g->kv[i];
+    qsort(v, g->n_kv, sizeof *v, cmp_key);
+    int rc = 0;
+    for (uint64_t i = 1; i < g->n_kv && rc == 0; i++)
+        if (cmp_key(&v[i - 1], &v[i]) == 0) {
+            char label[96];
+            key_label(v[i]->key, v[i]->key_len, label, sizeof label);
+            rc = hl_error_set(err, HL_EFORMAT, "%s: KV %s appears twice", fname, label);
+        }
+    free(v);
+    return rc;
+}
+
 static int parse_kvs(hl__cursor_t *c, hl__gguf_t *g, hl_error_t *err)
 {
     int rc = 0;
@@ -131,12 +162,8 @@ static int parse_kvs(hl__cursor_t *c, hl__gguf_t *g, hl_error_t *err)
         if ((rc = skip_value(c, g->version, kv->type, 0, label, err)) != 0)
             break;
         kv->val_len = c->pos - (uint64_t)(kv->val - c->data);
-        for (uint64_t j = 0; j < i; j++)
-            if (g->kv[j].key_len == kv->key_len &&
-                memcmp(g->kv[j].key, kv->key, kv->key_len) == 0)
-                rc = hl_error_set(err, HL_EFORMAT, "%s: KV %s appears twice", c->fname, label);
     }
-    return rc;
+    return rc == 0 ? check_unique_keys(g, c->fname, err) : rc;
 }
 
 const hl__gguf_kv_t *hl__gguf_find(const hl__gguf_t *g, const char *key)

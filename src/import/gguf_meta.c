@@ -364,8 +364,13 @@ static int build_tokenizer(const hl__gguf_t *g, const char *model, const char *f
         rc = json_object_set_new(t, "merges", v) ? HL_ENOMEM : 0;
     bool byte_tokens = false;
     json_t *tv = json_object_get(t, "token_types");
-    for (size_t i = 0; rc == 0 && tv && i < json_array_size(tv) && !byte_tokens; i++)
-        byte_tokens = json_integer_value(json_array_get(tv, i)) == 6;
+    for (size_t i = 0; rc == 0 && tv && i < json_array_size(tv); i++) {
+        json_int_t type = json_integer_value(json_array_get(tv, i));
+        byte_tokens |= type == 6;
+        /* Old converters wrote no unknown_token_id: the token typed "unknown" is it. */
+        if (type == 2 && unk < 0)
+            unk = (int64_t)i;
+    }
     /* Generation ends on EOS and EOT/EOM; SentencePiece models also on BOS, the rule
      * llama2.c's run.c uses, so a GGUF of a llama2.c model stops where run.c does. */
     if (rc == 0)

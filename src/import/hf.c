@@ -288,22 +288,28 @@ static int shard_names(const json_t *index, const char *fname, json_t **out, hl_
     *out = NULL;
     if (!json_is_object(wm))
         return hl_error_set(err, HL_EFORMAT, "%s: weight_map is missing", fname);
-    json_t *names = json_array();
+    json_t *names = json_array(), *seen = json_object();
+    int rc = names && seen ? 0 : hl_error_set(err, HL_ENOMEM, "out of memory");
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)wm, key, v) {
         const char *s = json_string_value(v);
+        if (rc != 0)
+            break;
         if (!s || !*s || strchr(s, '/') || strcmp(s, "..") == 0 || strcmp(s, ".") == 0) {
-            json_decref(names);
-            return hl_error_set(err, HL_EFORMAT,
-                                "%s: weight_map[%s] is not a file name in the directory", fname,
-                                key);
+            rc = hl_error_set(err, HL_EFORMAT,
+                              "%s: weight_map[%s] is not a file name in the directory", fname,
+                              key);
+        } else if (!json_object_get(seen, s)) {
+            if (json_object_set_new(seen, s, json_true()) != 0 ||
+                json_array_append_new(names, json_string(s)) != 0)
+                rc = hl_error_set(err, HL_ENOMEM, "out of memory");
         }
-        bool seen = false;
-        for (size_t i = 0; i < json_array_size(names) && !seen; i++)
-            seen = strcmp(json_string_value(json_array_get(names, i)), s) == 0;
-        if (!seen)
-            json_array_append_new(names, json_string(s));
+    }
+    json_decref(seen);
+    if (rc != 0) {
+        json_decref(names);
+        return rc;
     }
     *out = names;
     return 0;
@@ -313,18 +319,25 @@ static int shard_names(const json_t *index, const char *fname, json_t **out, hl_
 static int check_index(const hl_source_t *src, const json_t *wm, const char *fname,
                        hl_error_t *err)
 {
+    json_t *where = json_object(); /* tensor name → its shard's file name */
+    if (!where)
+        return hl_error_set(err, HL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < src->n_tensors; i++)
+        json_object_set_new(where, src->tensors[i].name,
+                            json_string(src->files[src->tensors[i].file].name));
+    int rc = 0;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)wm, key, v) {
-        bool found = false;
-        for (size_t i = 0; i < src->n_tensors && !found; i++)
-            found = strcmp(src->tensors[i].name, key) == 0 &&
-                    strcmp(src->files[src->tensors[i].file].name, json_string_value(v)) == 0;
-        if (!found)
-            return hl_error_set(err, HL_EFORMAT, "%s: tensor %s is not in shard %s", fname, key,
-                                json_string_value(v));
+        const char *in = json_string_value(json_object_get(where, key));
+        if (!in || strcmp(in, json_string_value(v)) != 0) {
+            rc = hl_error_set(err, HL_EFORMAT, "%s: tensor %s is not in shard %s", fname, key,
+                              json_string_value(v));
+            break;
+        }
     }
-    return 0;
+    json_decref(where);
+    return rc;
 }
 
 static int add_tensors(hl_source_t *src, const layout_t *l, json_t **index, json_t **st_meta,

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "huffllm/tokenizer.h"
 #include "import/internal.h"
 
 /* ---- the real files ---- */
@@ -126,7 +127,29 @@ static void test_same_bytes_across_formats(void **state)
         assert_true(
             json_equal(json_object_get(ta, "token_types"), json_object_get(tb, "token_types")));
     }
+    /* The tokenizer module builds the same tokenizer from each: same ids for a text. */
+    int32_t *ids[3];
+    size_t n_ids[3];
+    const char *text = "Once upon a time, there was a little girl named Lily.";
     for (int i = 0; i < 3; i++) {
+        hl_tokenizer_t *tk;
+        int rc = hl_tokenizer_create(json_object_get(s[i].metadata, "tokenizer"), &tk, &err);
+        if (rc)
+            fail_msg("%s: %s", rels[i], err.msg);
+        assert_int_equal(hl_tokenizer_encode(tk, text, strlen(text), true, false, &ids[i],
+                                             &n_ids[i]),
+                         0);
+        assert_true(hl_tokenizer_is_eog(tk, 1) && hl_tokenizer_is_eog(tk, 2));
+        hl_tokenizer_free(tk);
+    }
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(n_ids[0], n_ids[i]);
+        assert_memory_equal(ids[0], ids[i], n_ids[0] * sizeof ids[0][0]);
+    }
+    assert_int_equal(ids[0][0], 1);
+    assert_true(n_ids[0] > 5);
+    for (int i = 0; i < 3; i++) {
+        free(ids[i]);
         hl_unmap_file(&m[i]);
         hl_source_dispose(&s[i]);
     }
@@ -147,6 +170,7 @@ typedef struct {
     uint32_t nest_depth;                              /* depth of a nested array KV */
     uint32_t bad_kv_type;                             /* 0 = none */
     bool duplicate_tensor;
+    bool duplicate_kv;
 } knobs_t;
 
 static void g_len(buf_t *b, const knobs_t *k, uint64_t v)
@@ -207,7 +231,7 @@ static void build_gguf(buf_t *b, const knobs_t *k)
     uint32_t n_t = k->duplicate_tensor ? 5 : 4;
     buf_put(b, "GGUF", 4);
     buf_u32(b, k->version);
-    uint64_t n_kv = 24 + (k->nest_depth ? 1 : 0) + (k->bad_kv_type ? 1 : 0);
+    uint64_t n_kv = 24 + (k->nest_depth ? 1 : 0) + (k->bad_kv_type ? 1 : 0) + k->duplicate_kv;
     g_len(b, k, k->tensor_count_override ? k->tensor_count_override : n_t);
     g_len(b, k, k->kv_count_override ? k->kv_count_override : n_kv);
     /* KV 0, with an optionally broken key length. */
@@ -286,6 +310,10 @@ static void build_gguf(buf_t *b, const knobs_t *k)
     if (k->nest_depth) {
         g_key(b, k, "misc.nested", HL__GT_ARRAY);
         g_nested(b, k, k->nest_depth - 1);
+    }
+    if (k->duplicate_kv) {
+        g_key(b, k, "misc.i8", HL__GT_I8);
+        buf_u8(b, 1);
     }
     if (k->bad_kv_type) {
         g_key(b, k, "misc.bad", k->bad_kv_type);
@@ -443,6 +471,8 @@ static void test_malformed(void **state)
                      "nested deeper");
         expect_error(&(knobs_t){.version = v, .bad_kv_type = 13}, HL_EFORMAT,
                      "misc.bad: unknown value type 13");
+        expect_error(&(knobs_t){.version = v, .duplicate_kv = true}, HL_EFORMAT,
+                     "KV misc.i8 appears twice");
     }
     /* v1 dimensions are 32-bit: overflow needs 64-bit dimensions. */
     expect_error(&(knobs_t){.version = 3, .huge_dim = 1ull << 62}, HL_EOVERFLOW,

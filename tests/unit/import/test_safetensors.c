@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "huffllm/tokenizer.h"
 #include "import/internal.h"
 
 static void test_hf_directory(void **state)
@@ -86,6 +87,19 @@ static void test_hf_directory(void **state)
     assert_int_equal(json_array_size(eog), 1);
     assert_int_equal(json_integer_value(json_array_get(eog, 0)), 2);
     assert_int_equal(meta_int(&s, "generation", "eos_token_id"), 2);
+    /* The tokenizer module accepts it and starts a text with <|start_story|>. */
+    hl_tokenizer_t *tk;
+    if (hl_tokenizer_create(tok, &tk, &err) != 0)
+        fail_msg("tokenizer: %s", err.msg);
+    int32_t *ids;
+    size_t n_ids;
+    assert_int_equal(hl_tokenizer_encode(tk, "Once upon a time", 16, true, false, &ids, &n_ids),
+                     0);
+    assert_true(n_ids >= 2);
+    assert_int_equal(ids[0], 1);
+    assert_true(hl_tokenizer_is_eog(tk, 2));
+    free(ids);
+    hl_tokenizer_free(tk);
     json_t *src = json_object_get(json_object_get(s.metadata, "source"), "safetensors");
     assert_string_equal(json_string_value(json_object_get(json_object_get(src, "metadata"),
                                                          "format")),
