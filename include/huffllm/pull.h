@@ -84,6 +84,7 @@ typedef struct {
     uint64_t bytes_done;    /* verified bytes (including chunks kept from a previous run) */
     uint64_t bytes_total;
     uint64_t bytes_fetched; /* body bytes received this run (including discarded ones) */
+    uint64_t bytes_inflight; /* bytes of chunks still arriving (not verified yet) */
     uint32_t chunks_done, chunks_total;
     uint32_t chunk_failures; /* chunks that failed SHA-256 verification (this run) */
     uint32_t retries;        /* retried HTTP attempts (this run) */

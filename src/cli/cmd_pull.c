@@ -58,15 +58,20 @@ static void progress_cb(void *ud, const hl_pull_progress_t *p)
         b->t_start = hl_now();
         b->bytes_start = p->bytes_done;
     }
+    /* Bytes still arriving count too, so the bar moves within a chunk; they are verified
+     * (or refetched) before the pull can finish. */
+    uint64_t shown = p->bytes_done + p->bytes_inflight;
+    if (shown > p->bytes_total)
+        shown = p->bytes_total;
     double el = hl_now() - b->t_start;
-    double rate = el > 0.05 ? (double)(p->bytes_done - b->bytes_start) / el : 0;
-    double pct = p->bytes_total ? 100.0 * (double)p->bytes_done / (double)p->bytes_total : 100;
+    double rate = el > 0.05 && shown > b->bytes_start ? (double)(shown - b->bytes_start) / el : 0;
+    double pct = p->bytes_total ? 100.0 * (double)shown / (double)p->bytes_total : 100;
     char done[32], total[32], r[32], eta[32] = "--";
-    human((double)p->bytes_done, done, sizeof(done));
+    human((double)shown, done, sizeof(done));
     human((double)p->bytes_total, total, sizeof(total));
     human(rate, r, sizeof(r));
-    if (rate > 0 && p->bytes_total >= p->bytes_done) {
-        double s = (double)(p->bytes_total - p->bytes_done) / rate;
+    if (rate > 0) {
+        double s = (double)(p->bytes_total - shown) / rate;
         snprintf(eta, sizeof(eta), "%dm%02ds", (int)(s / 60), (int)s % 60);
     }
     int width = 30, fill = (int)(pct / 100 * width);

@@ -198,7 +198,7 @@ typedef struct {
     uint64_t off, len, got;   /* chunk range and bytes written so far */
     hl_sha256_t *sha;
     int write_errno;          /* pwrite failure (fatal for the whole pull) */
-    bool bad_range;           /* the response is not the range we asked for */
+    bool range_ok;            /* a Content-Range equal to the range we asked for was seen */
     char range[64];
     char ebuf[CURL_ERROR_SIZE];
     hl__fetch_ctx_t *ctx;
@@ -211,7 +211,7 @@ static bool response_ok(slot_t *s)
     long status = 0;
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
     if (status == 206)
-        return !s->bad_range;
+        return s->range_ok;
     return status == 200 && s->off == 0 && s->len == s->job->m->size;
 }
 
@@ -227,9 +227,8 @@ static size_t slot_header(char *p, size_t sz, size_t n, void *ud)
         memcpy(v, p + nl, vl);
         v[vl] = 0;
         unsigned long long a, b, total;
-        if (sscanf(v, " bytes %llu-%llu/%llu", &a, &b, &total) != 3 || a != s->off ||
-            b + 1 != s->off + s->len || total != s->job->m->size)
-            s->bad_range = true;
+        s->range_ok = sscanf(v, " bytes %llu-%llu/%llu", &a, &b, &total) == 3 &&
+                      a == s->off && b + 1 == s->off + s->len && total == s->job->m->size;
     }
     return len;
 }
@@ -256,6 +255,7 @@ static size_t slot_write(char *p, size_t sz, size_t n, void *ud)
     }
     hl_sha256_update(s->sha, p, len);
     s->got += len;
+    s->ctx->progress->bytes_inflight += len;
     hl__fetch_report(s->ctx, false);
     return len;
 }
@@ -267,7 +267,7 @@ static int slot_start(slot_t *s, CURLM *multi, uint32_t chunk)
     s->chunk = chunk;
     s->got = 0;
     s->write_errno = 0;
-    s->bad_range = false;
+    s->range_ok = false;
     s->ebuf[0] = 0;
     hl_sha256_reset(s->sha);
     curl_easy_reset(s->h);
@@ -383,7 +383,7 @@ static int slot_finish(slot_t *s, CURLcode cc, hl_error_t *err)
         else
             hl_log_warn("%s chunk %u: HTTP %ld, %" PRIu64 " of %" PRIu64 " bytes%s",
                         job->blob_url, s->chunk, status, s->got, s->len,
-                        s->bad_range ? ", wrong Content-Range" : "");
+                        status == 206 && !s->range_ok ? ", wrong Content-Range" : "");
         return 1;
     }
     uint8_t d[HL_SHA256_LEN];
@@ -430,6 +430,7 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
             curl_multi_remove_handle(multi, s->h);
             s->busy = false;
             busy--;
+            ctx->progress->bytes_inflight -= s->got;
             int r = slot_finish(s, cc, err);
             if (r == 0)
                 r = checkpoint(job, &last_checkpoint, false, err);
