@@ -1,6 +1,8 @@
 /* huffllmd configuration file: INI via libinih, every error as "file:line: expected ...". */
 #include "server/config.h"
 
+#include "server/chat_template.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -415,11 +417,14 @@ static int hl__cfg_model_key(hl__cfg_parse_t *p, const char *id, const char *nam
         if (hl__cfg_u32(p, name, v, 0, 1u << 24, &u) == 0)
             m->context_length = u;
         break;
-    case 3:
-        if (!*v)
-            return hl__cfg_fail(p, HL_ECONFIG, "chat_template: expected a template family name");
+    case 3: {
+        hl_chat_family_t fam;
+        hl_error_t ferr;
+        if (hl_chat_family_parse(v, &fam, &ferr) != 0)
+            return hl__cfg_fail(p, HL_ECONFIG, "chat_template: %s", ferr.msg);
         hl__cfg_strdup(p, &m->chat_template, v);
         break;
+    }
     case 4:
         if (hl__cfg_u32(p, name, v, 0, 100000, &u) == 0)
             m->queue_length = u;

@@ -91,6 +91,9 @@ void hl__registry_free_all(hl_daemon_t *d);
 /* Stops every scheduler (cancelling what runs). */
 void hl__registry_stop_all(hl_daemon_t *d);
 const char *hl__model_state_name(hl_model_state_t s);
+/* hl_dist_pull_cb for edge-mode pulls: logs the outcome (runs on the pull thread). */
+void hl__registry_pull_done(void *ud, const char *id, const char *path, int rc,
+                            const hl_error_t *err);
 
 /* ---- HTTP requests (http.c) ---- */
 

@@ -243,18 +243,6 @@ static bool hl__first_call(hl_req_t *r, const char *method, const char *url,
     return true;
 }
 
-static void hl__admin_pull_done(void *ud, const char *id, const char *path, int rc,
-                                const hl_error_t *err)
-{
-    (void)ud;
-    (void)path;
-    /* Runs on the pull thread: only log; the model is loaded lazily on its next request. */
-    if (rc == 0)
-        hl_log_info("model %s: pull complete", id);
-    else
-        hl_log_error("model %s: pull failed: %s", id, hl_error_msg(err, rc));
-}
-
 /* POST /admin/models/pull with {"model": "<id>"}. */
 static enum MHD_Result hl__admin_pull(hl_req_t *r)
 {
@@ -277,7 +265,7 @@ static enum MHD_Result hl__admin_pull(hl_req_t *r)
     json_decref(root);
     r->state = HL_REQ_DONE;
     return hl_dist_handle_admin_pull(r->d->dist, r->conn, m->conf.id, m->conf.path,
-                                     hl__admin_pull_done, NULL);
+                                     hl__registry_pull_done, NULL);
 }
 
 static enum MHD_Result hl__access(void *cls, struct MHD_Connection *conn, const char *url,

@@ -26,3 +26,25 @@ src_server_libhl_server_a_SOURCES += src/server/oai.h src/server/oai_internal.h 
 # Distribution endpoints (dist): blob, manifest, edge-mode pulls.
 include src/server/dist.mk
 src_server_libhl_server_a_SOURCES += $(HL_DIST_SOURCES)
+
+# make install: the daemon's config (the example, pointed at the bundled model installed
+# beside it), the bundled model compressed, and a systemd unit with the install paths.
+huffllmconfdir = $(sysconfdir)/huffllm
+huffllmconf_DATA = huffllmd.conf
+huffllmmodeldir = $(datadir)/huffllm/models
+huffllmmodel_DATA = stories260K.hlm
+huffllmdocdir = $(docdir)
+huffllmdoc_DATA = conf/README-daemon.md
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = huffllmd.service
+huffllmd.conf: $(srcdir)/conf/huffllmd.conf Makefile
+	$(AM_V_GEN)sed -e 's|^path = \.\./models/stories260K/stories260K\.hlm$$|path = $(huffllmmodeldir)/stories260K.hlm|' \
+		$(srcdir)/conf/huffllmd.conf > $@.tmp && mv $@.tmp $@
+huffllmd.service: $(srcdir)/conf/huffllmd.service Makefile
+	$(AM_V_GEN)sed -e 's|@bindir[@]|$(bindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+		-e 's|@datadir[@]|$(datadir)|g' $(srcdir)/conf/huffllmd.service > $@.tmp && mv $@.tmp $@
+stories260K.hlm: huffllm$(EXEEXT) $(srcdir)/models/stories260K/stories260K.bin
+	$(AM_V_GEN)./huffllm$(EXEEXT) compress $(srcdir)/models/stories260K/stories260K.bin \
+		-o $@ -f -q
+CLEANFILES += huffllmd.conf huffllmd.service stories260K.hlm
+EXTRA_DIST += conf/huffllmd.conf conf/huffllmd.service

@@ -90,6 +90,35 @@ static void hl__entry_gauges(hl_entry_t *m)
     hl_metric_set(d->m.models_loaded, NULL, n);
 }
 
+void hl__registry_pull_done(void *ud, const char *id, const char *path, int rc,
+                            const hl_error_t *err)
+{
+    (void)ud;
+    (void)path;
+    /* On the pull thread: only log. The loop notices the file on the model's next request
+     * (the registry entry may even be gone by now, so nothing here touches it). */
+    if (rc == 0)
+        hl_log_info("model %s: pulled from the upstream; it loads on its next request", id);
+    else
+        hl_log_error("model %s: pull from the upstream failed: %s", id, hl_error_msg(err, rc));
+}
+
+/* Edge mode: starts (or joins) the pull of a model whose file is missing. */
+static void hl__entry_pull(hl_entry_t *m)
+{
+    hl_error_t err;
+    hl_error_clear(&err);
+    if (hl_dist_pull_start(m->d->dist, m->conf.id, m->conf.path, hl__registry_pull_done, NULL,
+                           &err) != 0)
+        hl_log_error("model %s: cannot start the pull: %s", m->conf.id, err.msg);
+}
+
+static bool hl__file_missing(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0;
+}
+
 static hl_chat_family_t hl__entry_family(hl_entry_t *m)
 {
     hl_chat_family_t f = HL_CHAT_PLAIN;
@@ -121,7 +150,13 @@ static int hl__entry_add(hl_daemon_t *d, const hl_model_conf_t *c)
     hl_error_t err;
     if (hl_dist_model_create(m->conf.id, m->conf.path, &m->dist, &err) != 0)
         hl_log_warn("model %s: blob/manifest endpoints unavailable: %s", m->conf.id, err.msg);
-    hl__entry_peek(m);
+    if (m->conf.upstream && hl__file_missing(m->conf.path)) {
+        hl_log_info("model %s: %s is missing; pulling it from the upstream", m->conf.id,
+                    m->conf.path);
+        hl__entry_pull(m);
+    } else {
+        hl__entry_peek(m);
+    }
     m->work.data = m;
     /* append: /v1/models lists models in config order */
     hl_entry_t **pp = &d->models;
@@ -325,7 +360,21 @@ int hl__registry_acquire(hl_daemon_t *d, hl_entry_t *m, hl_req_t *r, hl_oai_erro
         m->last_used = hl_now();
         return 0;
     }
+    if (m->state != HL_MODEL_LOADING && m->conf.upstream && hl__file_missing(m->conf.path)) {
+        hl__entry_pull(m); /* joins a running pull */
+        hl_dist_pull_status_t ps;
+        hl_dist_pull_status(d->dist, m->conf.id, &ps);
+        hl_oai_error_set(e, 503, NULL, NULL,
+                         "The model '%s' is being pulled from the upstream (%llu of %llu "
+                         "bytes). Retry shortly.",
+                         m->conf.id, (unsigned long long)ps.bytes_done,
+                         (unsigned long long)ps.bytes_total);
+        e->retry_after = 10;
+        return HL_EBUSY;
+    }
     if (m->state != HL_MODEL_LOADING) {
+        if (!m->raw_bytes)
+            hl__entry_peek(m); /* the file may have appeared (pulled) since */
         uint64_t need = m->weight_bytes;
         if (d->cfg->memory_budget && need > d->cfg->memory_budget)
             return hl_oai_error_set(e, 400, "model", "model_too_large",

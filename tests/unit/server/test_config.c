@@ -157,6 +157,8 @@ static void test_errors_name_file_and_line(void **state)
          "key = 0123456789abcdef\n",
          "test.conf:4: [key.b]: same secret as [key.a]"},
         {"[upstream]\nurl = ftp://x\n", "test.conf:2: url: expected http://"},
+        {"[model.a]\npath = m.hlm\nchat_template = jinja\n",
+         "test.conf:3: chat_template: unknown chat template 'jinja': expected one of plain"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hl_config_t *c;
