@@ -1,0 +1,77 @@
+/*
+ * Fuzz target: codec round trip. Any bytes, read as a tensor of the dtype chosen by byte 0
+ * (f32/f16/bf16/q8_0/raw) with the stream count of byte 1, are encoded as one tile and must
+ * decode to the identical bytes; the fp32 decode must equal widening the source bytes, bit
+ * for bit.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "huffllm/codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define HEAD 2
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < HEAD)
+        return 0;
+    hl_dtype_t dtype = (hl_dtype_t)(data[0] % 5);
+    uint32_t n_streams = 1 + data[1] % HL_TILE_MAX_STREAMS;
+    const uint8_t *src = data + HEAD;
+    size_t avail = size - HEAD;
+    size_t unit = dtype == HL_DTYPE_F32 ? 4 : dtype == HL_DTYPE_Q8_0 ? HL_Q8_0_BLOCK_BYTES
+                : dtype == HL_DTYPE_RAW ? 1 : 2;
+    uint64_t n_elems = avail / unit * (dtype == HL_DTYPE_Q8_0 ? HL_Q8_0_BLOCK : 1);
+    uint64_t bytes;
+    if (hl_dtype_bytes(dtype, n_elems, &bytes) != 0 || bytes > avail)
+        abort();
+
+    uint64_t hist[HL_HUF_SYMBOLS] = {0};
+    if (dtype != HL_DTYPE_RAW && hl_codec_histogram(dtype, src, n_elems, hist) != 0)
+        abort();
+    hl_tensor_codec_t *tc = malloc(sizeof *tc);
+    if (!tc)
+        return 0;
+    if (hl_tensor_codec_init(tc, dtype, hist, n_streams) != 0)
+        abort(); /* every dtype and histogram has a codec (RAW at worst) */
+    uint64_t cap = hl_tile_bound(tc, n_elems), len = 0;
+    if (cap == UINT64_MAX)
+        abort();
+    uint8_t *enc = malloc(cap ? cap : 1);
+    uint8_t *dec = malloc(bytes ? bytes : 1);
+    float *f = malloc(n_elems ? n_elems * sizeof *f : 1);
+    float *w = malloc(n_elems ? n_elems * sizeof *w : 1);
+    if (enc && dec && f && w) {
+        if (hl_tile_encode(tc, src, n_elems, enc, cap, &len) != 0 || len > cap)
+            abort();
+        if (hl_tile_decode_bytes(tc, enc, len, n_elems, dec) != 0 ||
+            memcmp(dec, src, bytes) != 0)
+            abort();
+        if (dtype != HL_DTYPE_RAW) {
+            if (hl_tile_decode_f32(tc, enc, len, n_elems, f) != 0 ||
+                hl_widen_f32(dtype, src, n_elems, w) != 0 ||
+                memcmp(f, w, n_elems * sizeof *f) != 0)
+                abort();
+        }
+        /* The tables read back from their serialized form decode the same payload. */
+        uint8_t table[HL_HUF_TABLE_BYTES];
+        hl_huf_lengths_write(&tc->lengths, table);
+        hl_tensor_codec_t *back = malloc(sizeof *back);
+        if (back) {
+            if (hl_tensor_codec_load(back, dtype, tc->codec, tc->n_streams, table) != 0 ||
+                hl_tile_decode_bytes(back, enc, len, n_elems, dec) != 0 ||
+                memcmp(dec, src, bytes) != 0)
+                abort();
+            free(back);
+        }
+    }
+    free(enc);
+    free(dec);
+    free(f);
+    free(w);
+    free(tc);
+    return 0;
+}
