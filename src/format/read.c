@@ -131,12 +131,14 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         t->shape[k] = hl_load_le64(r + 24 + 8 * k);
     uint64_t n_elems;
     if (hl__shape_rows_cols(t->n_dims, t->shape, &t->rows, &t->cols) != 0 ||
-        !hl_mul_ok(t->rows, t->cols, &n_elems) ||
-        hl_dtype_bytes(t->dtype, n_elems, &t->raw_bytes) != 0)
+        !hl_mul_ok(t->rows, t->cols, &n_elems))
         return hl_error_set(err, HL_EOVERFLOW, "tensor '%s': dimensions overflow", t->name);
     if (t->dtype == HL_DTYPE_Q8_0 && t->cols % HL_Q8_0_BLOCK)
-        return hl_error_set(err, HL_EFORMAT, "tensor '%s': q8_0 rows of %llu weights",
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': q8_0 rows of %llu weights are not "
+                                             "whole blocks",
                             t->name, (unsigned long long)t->cols);
+    if (hl_dtype_bytes(t->dtype, n_elems, &t->raw_bytes) != 0)
+        return hl_error_set(err, HL_EOVERFLOW, "tensor '%s': byte size overflows", t->name);
     h->tsrc[i].file = hl_load_le32(r + 20);
     h->tsrc[i].offset = hl_load_le64(r + 64);
     t->rows_per_tile = hl_load_le64(r + 56);
