@@ -2,6 +2,22 @@
  * Importers: read a checkpoint written by another tool and describe it as an hl_source_t
  * (files, tensors located in them, normalized metadata) for the .hlm writer.
  * Every importer validates every count, offset and length it reads (overflow-checked).
+ *
+ * What every importer guarantees about its hl_source_t:
+ *   - tensors of one file never overlap, names and roles are unique, and every tensor's
+ *     bytes lie inside its file with nbytes = dtype x shape;
+ *   - roles are GGUF names ("token_embd.weight", "blk.N.attn_q.weight", ...,
+ *     "output.weight" only when the classifier is stored separately; a tied Hugging Face
+ *     model that stores only lm_head gives it the role "token_embd.weight");
+ *   - shapes are outermost first, (rows = out, cols = in) for matrices as in PyTorch Linear;
+ *     a tensor of any type huffllm does not code (GGUF Q4_K, safetensors I64, ...) is
+ *     HL_DTYPE_RAW and its last dimension counts bytes (GGUF: blocks x block bytes);
+ *   - metadata: "hparams" (rope_layout "interleaved" for llama2.c and GGUF, "neox" for
+ *     Hugging Face; "rope_scaling" when the source has one), "tokenizer" as described in
+ *     tokenizer.h (plus "pre_regex" for Hugging Face byte-level tokenizers),
+ *     "chat_template", "generation" (generation_config.json) and "source": llama2c
+ *     {version}, gguf {version, alignment, kv: scalar and short-array KVs not otherwise
+ *     normalized}, safetensors {metadata, config, tokenizer_config, index_metadata}.
  */
 #ifndef HUFFLLM_IMPORT_H
 #define HUFFLLM_IMPORT_H

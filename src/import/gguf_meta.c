@@ -211,6 +211,37 @@ static const hl__gguf_tensor_t *find_tensor(const hl__gguf_t *g, const char *nam
     return NULL;
 }
 
+/* RoPE scaling ("<arch>.rope.scaling.type" other than "none", with its factor) goes into
+ * hparams as {"type", "factor", "original_context_length"} for the engine to honour or
+ * refuse. */
+static int add_rope_scaling(const hl__gguf_t *g, const char *arch, const char *fname,
+                            json_t *hparams, hl_error_t *err)
+{
+    char key[160];
+    char *type = NULL;
+    double factor;
+    uint64_t orig;
+    bool found;
+    arch_key(key, sizeof key, arch, "rope.scaling.type");
+    int rc = get_cstr(g, key, fname, &type, err);
+    if (rc != 0 || !type || strcmp(type, "none") == 0) {
+        free(type);
+        return rc;
+    }
+    arch_key(key, sizeof key, arch, "rope.scaling.factor");
+    if ((rc = get_float(g, key, fname, 1.0, &factor, err)) == 0) {
+        arch_key(key, sizeof key, arch, "rope.scaling.original_context_length");
+        rc = get_uint(g, key, fname, &found, &orig, err);
+    }
+    if (rc == 0 && json_object_set_new(hparams, "rope_scaling",
+                                       json_pack("{sssfsI}", "type", type, "factor", factor,
+                                                 "original_context_length",
+                                                 (json_int_t)orig)) != 0)
+        rc = hl_error_set(err, HL_ENOMEM, "out of memory");
+    free(type);
+    return rc;
+}
+
 static int build_hparams(const hl__gguf_t *g, const char *arch, uint64_t n_tokens,
                          const char *fname, json_t **out, hl_error_t *err)
 {
@@ -263,7 +294,9 @@ static int build_hparams(const hl__gguf_t *g, const char *arch, uint64_t n_token
     arch_key(key, sizeof key, arch, "attention.layer_norm_rms_epsilon");
     if ((rc = get_float(g, key, fname, 1e-5, &hp.rms_norm_eps, err)) != 0)
         return rc;
-    return hl__imp_hparams_json(&hp, fname, out, err);
+    if ((rc = hl__imp_hparams_json(&hp, fname, out, err)) != 0)
+        return rc;
+    return add_rope_scaling(g, arch, fname, *out, err);
 }
 
 /* A token id KV: null when absent or the "none" value (-1 / UINT32_MAX). Out-of-range ids
@@ -303,7 +336,9 @@ static int typed_array(const hl__gguf_t *g, const char *key, uint32_t type, uint
     *out = NULL;
     if (!kv)
         return 0;
-    if (kv->type != HL__GT_ARRAY || kv->arr_type != type)
+    /* Token types are int32 in llama.cpp; some writers used uint32 for the same values. */
+    bool alias = type == HL__GT_I32 && kv->arr_type == HL__GT_U32;
+    if (kv->type != HL__GT_ARRAY || (kv->arr_type != type && !alias))
         return hl_error_set(err, HL_EFORMAT, "%s: %s must be an array of GGUF type %u", fname,
                             key, type);
     if (n != UINT64_MAX && kv->arr_n != n)

@@ -130,7 +130,17 @@ static int build_hparams(const json_t *cfg, bool has_lm_head, bool has_embed,
     const json_t *tie = json_object_get(cfg, "tie_word_embeddings");
     /* A tied model may store either matrix once; no lm_head means the embedding serves. */
     hp.shared_classifier = json_is_true(tie) || !has_lm_head || !has_embed;
-    return hl__imp_hparams_json(&hp, fname, out, err);
+    rc = hl__imp_hparams_json(&hp, fname, out, err);
+    /* RoPE scaling (Llama 3, YaRN, ...) changes the rotation: pass it on rather than let an
+     * engine that ignores it run the model wrongly without a trace. */
+    const json_t *scaling = json_object_get(cfg, "rope_scaling");
+    if (rc == 0 && json_is_object(scaling) &&
+        json_object_set(*out, "rope_scaling", (json_t *)scaling) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        rc = hl_error_set(err, HL_ENOMEM, "out of memory");
+    }
+    return rc;
 }
 
 static bool parse_layer(const char **p, unsigned *layer)
@@ -422,6 +432,8 @@ int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
         rc = build_hparams(config, has_name(out, "lm_head.weight"),
                            has_name(out, "model.embed_tokens.weight"), cfg_name, &hparams,
                            err);
+    if (rc == 0 && !tokjson && config)
+        hl_log_warn("%s: no tokenizer.json: the model compresses, but cannot be run", l.dir);
     if (rc == 0 && tokjson)
         rc = hl__hf_tokenizer(tokjson, tokcfg, config, gen, "tokenizer.json", &tok, &tmpl, err);
     if (rc == 0) {

@@ -231,7 +231,7 @@ static void build_gguf(buf_t *b, const knobs_t *k)
     uint32_t n_t = k->duplicate_tensor ? 5 : 4;
     buf_put(b, "GGUF", 4);
     buf_u32(b, k->version);
-    uint64_t n_kv = 24 + (k->nest_depth ? 1 : 0) + (k->bad_kv_type ? 1 : 0) + k->duplicate_kv;
+    uint64_t n_kv = 26 + (k->nest_depth ? 1 : 0) + (k->bad_kv_type ? 1 : 0) + k->duplicate_kv;
     g_len(b, k, k->tensor_count_override ? k->tensor_count_override : n_t);
     g_len(b, k, k->kv_count_override ? k->kv_count_override : n_kv);
     /* KV 0, with an optionally broken key length. */
@@ -260,6 +260,10 @@ static void build_gguf(buf_t *b, const knobs_t *k)
     g_key(b, k, "llama.attention.layer_norm_rms_epsilon", HL__GT_F64);
     double eps = 1e-6;
     buf_put(b, &eps, 8);
+    g_key(b, k, "llama.rope.scaling.type", HL__GT_STRING);
+    g_str(b, k, "linear");
+    g_key(b, k, "llama.rope.scaling.factor", HL__GT_F32);
+    buf_f32(b, 2.0f);
     g_key(b, k, "tokenizer.ggml.model", HL__GT_STRING);
     g_str(b, k, "gpt2");
     g_key(b, k, "tokenizer.ggml.tokens", HL__GT_ARRAY);
@@ -376,6 +380,9 @@ static void test_synthetic_every_version(void **state)
         assert_int_equal(json_integer_value(json_object_get(hp, "vocab_size")), 4);
         assert_true(json_real_value(json_object_get(hp, "rope_theta")) == 500000.0);
         assert_true(json_real_value(json_object_get(hp, "rms_norm_eps")) == 1e-6);
+        json_t *scaling = json_object_get(hp, "rope_scaling");
+        assert_string_equal(json_string_value(json_object_get(scaling, "type")), "linear");
+        assert_true(json_real_value(json_object_get(scaling, "factor")) == 2.0);
         json_t *tok = json_object_get(s.metadata, "tokenizer");
         assert_string_equal(json_string_value(json_object_get(tok, "model")), "gpt2");
         json_t *t1 = json_array_get(json_object_get(tok, "tokens"), 1);

@@ -175,6 +175,11 @@ static void test_single_file_dtypes(void **state)
         }
     assert_true(json_is_null(json_object_get(s.metadata, "hparams")));
     hl_source_dispose(&s);
+    /* Without the extension, the header gives the format away. */
+    snprintf(path, sizeof path, "%s", write_file(dir, "weights.bin", b.p, b.n));
+    hl_src_kind_t kind;
+    assert_int_equal(hl_import_detect(path, &kind, &err), 0);
+    assert_int_equal(kind, HL_SRC_SAFETENSORS);
     buf_free(&b);
     tmpdir_remove(dir);
 }
