@@ -384,6 +384,48 @@ static void test_corrupted_payloads(void **state)
     free(src);
 }
 
+/* Random tables, dtypes, stream counts and payload bytes with a consistent header: the
+ * decoders must stay in bounds (ASan) and either succeed or report HL_EFORMAT. */
+static void test_random_garbage(void **state)
+{
+    (void)state;
+    uint64_t seed = 2024;
+    uint8_t *q = malloc(16 * 4 + 16 * 400 + 3 * 512 + 8);
+    assert_non_null(q);
+    for (int trial = 0; trial < 250; trial++) {
+        hl_dtype_t t = huf_dtypes[tu_rand(&seed) % HL_ARRAY_SIZE(huf_dtypes)];
+        uint32_t ns = 1 + (uint32_t)(tu_rand(&seed) % HL_TILE_MAX_STREAMS);
+        uint64_t hist[HL_HUF_SYMBOLS] = {0};
+        unsigned used = 1 + (unsigned)(tu_rand(&seed) % HL_HUF_SYMBOLS);
+        for (unsigned k = 0; k < used; k++)
+            hist[tu_rand(&seed) % HL_HUF_SYMBOLS] += 1 + (tu_rand(&seed) % 1000) *
+                                                         (tu_rand(&seed) % 1000);
+        hl_huf_lengths_t l;
+        uint8_t table[HL_HUF_TABLE_BYTES];
+        assert_int_equal(hl_huf_build_lengths(hist, HL_HUF_MAX_BITS, &l), 0);
+        hl_huf_lengths_write(&l, table);
+        hl_tensor_codec_t *tc = malloc(sizeof *tc);
+        assert_non_null(tc);
+        assert_int_equal(hl_tensor_codec_load(tc, t, HL_CODEC_HUF, ns, table), 0);
+        uint64_t n = tu_rand(&seed) % 512, v;
+        if (t == HL_DTYPE_Q8_0)
+            n = n / 32 * 32;
+        v = t == HL_DTYPE_F32 ? 3 * n : t == HL_DTYPE_Q8_0 ? n / 16 : n;
+        uint64_t sum = 0;
+        for (uint32_t s = 0; s < ns; s++) {
+            uint32_t ls = (uint32_t)(tu_rand(&seed) % 400);
+            hl_store_le32(q + 4 * s, ls);
+            sum += ls;
+        }
+        uint64_t len = 4 * ns + sum + v + 8;
+        for (uint64_t i = 4 * ns; i < len; i++)
+            q[i] = (uint8_t)tu_rand(&seed);
+        decode_corrupt(tc, q, len, n);
+        free(tc);
+    }
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_codec_choice_and_load),
         cmocka_unit_test(test_encode_capacity),
         cmocka_unit_test(test_corrupted_payloads),
+        cmocka_unit_test(test_random_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
