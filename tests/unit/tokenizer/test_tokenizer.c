@@ -337,6 +337,125 @@ static void test_bad_descriptions(void **state)
     expect_bad("{\"model\":\"llama\",\"tokens\":[\"a\"]}", HL_EFORMAT, "scores");
 }
 
+/* A random JSON value of a random kind, for mutating descriptions. */
+static json_t *random_json(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    switch ((*s >> 40) % 9) {
+    case 0: return json_integer(-1);
+    case 1: return json_integer((json_int_t)(*s >> 50));
+    case 2: return json_integer(INT64_MAX);
+    case 3: return json_string("\xE2\x96\x81x y");
+    case 4: return json_null();
+    case 5: return json_true();
+    case 6: return json_real(-1e30);
+    case 7: return json_pack("[sss]", "a b", "", " ");
+    default: return json_pack("{s{}}", "bytes");
+    }
+}
+
+/* A plausible value for an element of `key` (valid type, odd content). */
+static json_t *plausible(const char *key, uint64_t *s, size_t n_vocab)
+{
+    static const char *const texts[] = {"", "\xE2\x96\x81", "<0xZZ>", "<0x41>", "a b", "<s>",
+                                        "\xE2\x96\x81\xE2\x96\x81", "<|", "x"};
+    uint64_t r = *s >> 24;
+    if (strcmp(key, "tokens") == 0)
+        return json_string(texts[r % (sizeof texts / sizeof *texts)]);
+    if (strcmp(key, "merges") == 0)
+        return json_string(r % 2 ? "a b" : "\xE2\x96\x81 t");
+    if (strcmp(key, "scores") == 0)
+        return json_real((double)(int64_t)(r % 2001) - 1000.0);
+    if (strcmp(key, "token_types") == 0)
+        return json_integer((json_int_t)(r % 7));
+    if (strcmp(key, "eog_ids") == 0 || strstr(key, "_id"))
+        return json_integer((json_int_t)(r % n_vocab));
+    return json_boolean(r % 2);
+}
+
+static void mutate(json_t *d, uint64_t *s)
+{
+    static const char *const keys[] = {"tokens", "scores", "token_types", "merges", "bos_id",
+                                       "eos_id", "unk_id", "eog_ids", "byte_fallback",
+                                       "add_space_prefix", "fuse_unk", "model", "pre"};
+    size_t n_vocab = json_array_size(json_object_get(d, "tokens"));
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    const char *key = keys[(*s >> 33) % (sizeof keys / sizeof *keys)];
+    json_t *v = json_object_get(d, key);
+    bool valid = (*s >> 10) % 4 != 0; /* mostly keep the type right, so some get through */
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        for (int k = 0; k < 8; k++) {
+            *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t i = (size_t)(*s >> 8) % json_array_size(v);
+            json_array_set_new(v, i, valid ? plausible(key, s, n_vocab) : random_json(s));
+        }
+        if (!valid && (*s >> 5) % 2)
+            json_array_remove(v, json_array_size(v) - 1);
+    } else {
+        json_object_set_new(d, key, valid ? plausible(key, s, n_vocab) : random_json(s));
+    }
+}
+
+static void test_mutated_descriptions(void **state)
+{
+    (void)state;
+    /* Broken descriptions must be refused with a message, or (when still valid) give a
+     * tokenizer that encodes and decodes any bytes without a memory error (ASan). */
+    hl_tokenizer_t *good[2] = {tok512(false), hf656k()};
+    char *path = fx_model_path("stories260K/tok512.bin");
+    json_t *base[2] = {fx_llama2c_desc(path, true), NULL};
+    free(path);
+    path = fx_test_path("bytelevel_tokenizer.json");
+    base[1] = fx_hf_desc(path, -1, 556);
+    free(path);
+    uint64_t s = 2024;
+    size_t refused = 0, accepted = 0;
+    for (int r = 0; r < 200; r++) {
+        json_t *d = json_deep_copy(base[r % 2]);
+        mutate(d, &s);
+        hl_tokenizer_t *t = NULL;
+        hl_error_t err = {0};
+        int rc = hl_tokenizer_create(d, &t, &err);
+        json_decref(d);
+        if (rc != 0) {
+            assert_null(t);
+            assert_true(err.msg[0] != '\0');
+            refused++;
+            continue;
+        }
+        accepted++;
+        char text[64];
+        for (size_t k = 0; k < sizeof text; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            text[k] = k % 2 ? (char)(s >> 56) : " ab<|>\xE2\x96\x81"[(s >> 56) % 9];
+        }
+        int32_t *ids;
+        size_t n;
+        rc = hl_tokenizer_encode(t, text, sizeof text, true, r % 3 == 0, &ids, &n);
+        assert_true(rc == 0 || rc == HL_EINVAL);
+        if (rc == 0) {
+            char *back = hl_tokenizer_decode(t, ids, n, NULL);
+            assert_non_null(back);
+            free(back);
+            hl_detok_t dt;
+            hl_detok_init(&dt, t);
+            char *out = malloc(hl_detok_max_out(t));
+            for (size_t i = 0; i < n; i++)
+                hl_detok_push(&dt, ids[i], out, hl_detok_max_out(t));
+            hl_detok_flush(&dt, out, hl_detok_max_out(t));
+            free(out);
+            free(ids);
+        }
+        hl_tokenizer_free(t);
+    }
+    print_message("mutated descriptions: %zu refused, %zu accepted\n", refused, accepted);
+    assert_true(refused > 20 && accepted > 20);
+    json_decref(base[0]);
+    json_decref(base[1]);
+    hl_tokenizer_free(good[0]);
+    hl_tokenizer_free(good[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_special_tokens),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_bad_descriptions),
+        cmocka_unit_test(test_mutated_descriptions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
