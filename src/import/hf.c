@@ -14,11 +14,19 @@
 
 #include "import/internal.h"
 
-/* Side files kept with the model (restored by decompress), in this order. */
-static const char *const side_files[] = {"config.json",           "generation_config.json",
-                                         "tokenizer.json",        "tokenizer_config.json",
-                                         "special_tokens_map.json", "tokenizer.model",
-                                         "added_tokens.json"};
+/* Side files kept with the model (restored by decompress); `parse`: read as JSON here. */
+static const struct {
+    const char *name;
+    bool parse;
+} side_files[] = {
+    {"config.json", true},          {"generation_config.json", true},
+    {"tokenizer.json", true},       {"tokenizer_config.json", true},
+    {"chat_template.json", true},   {"special_tokens_map.json", false},
+    {"tokenizer.model", false},     {"added_tokens.json", false},
+    {"vocab.json", false},          {"merges.txt", false},
+    {"chat_template.jinja", false},
+};
+enum { SIDE_CONFIG, SIDE_GEN, SIDE_TOKENIZER, SIDE_TOKCFG, SIDE_CHAT_JSON };
 #define MAX_JSON_FILE (1ull << 30)
 
 static bool is_file(const char *path, uint64_t *size)
@@ -404,6 +412,26 @@ static int fix_tied_role(hl_source_t *src, hl_error_t *err)
     return 0;
 }
 
+/* Newer transformers save the chat template beside tokenizer_config.json: in
+ * chat_template.json ({"chat_template": "..."}) or as chat_template.jinja. */
+static json_t *separate_chat_template(const char *dir, const json_t *chat_json)
+{
+    const json_t *t = json_object_get(chat_json, "chat_template");
+    if (json_is_string(t))
+        return json_incref((json_t *)t);
+    char *p = hl__imp_path_join(dir, "chat_template.jinja"), *text = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    if (p && is_file(p, NULL) && hl_read_file(p, MAX_JSON_FILE, &text, &len, NULL) == 0) {
+        j = json_stringn(text, len);
+        if (!j)
+            hl_log_warn("%s: not UTF-8 text; no chat template", p);
+    }
+    free(text);
+    free(p);
+    return j;
+}
+
 int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -416,17 +444,18 @@ int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
     if (rc == 0)
         rc = fix_tied_role(out, err);
     for (size_t i = 0; i < HL_ARRAY_SIZE(side_files) && rc == 0; i++) {
-        char *p = hl__imp_path_join(l.dir, side_files[i]);
+        char *p = hl__imp_path_join(l.dir, side_files[i].name);
         uint64_t size;
         if (!p)
             rc = hl_error_set(err, HL_ENOMEM, "out of memory");
         else if (is_file(p, &size))
-            rc = hl__imp_add_file(out, side_files[i], p, size, false, NULL, err);
+            rc = hl__imp_add_file(out, side_files[i].name, p, size, false, NULL, err);
         free(p);
-        if (rc == 0 && ends_with(side_files[i], ".json"))
-            rc = load_side(l.dir, side_files[i], &side[i], err);
+        if (rc == 0 && side_files[i].parse)
+            rc = load_side(l.dir, side_files[i].name, &side[i], err);
     }
-    json_t *config = side[0], *gen = side[1], *tokjson = side[2], *tokcfg = side[3];
+    json_t *config = side[SIDE_CONFIG], *gen = side[SIDE_GEN];
+    json_t *tokjson = side[SIDE_TOKENIZER], *tokcfg = side[SIDE_TOKCFG];
     const char *cfg_name = "config.json";
     if (rc == 0 && config)
         rc = build_hparams(config, has_name(out, "lm_head.weight"),
@@ -436,6 +465,8 @@ int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
         hl_log_warn("%s: no tokenizer.json: the model compresses, but cannot be run", l.dir);
     if (rc == 0 && tokjson)
         rc = hl__hf_tokenizer(tokjson, tokcfg, config, gen, "tokenizer.json", &tok, &tmpl, err);
+    if (rc == 0 && !tmpl)
+        tmpl = separate_chat_template(l.dir, side[SIDE_CHAT_JSON]);
     if (rc == 0) {
         const char *arch = config ? json_string_value(json_object_get(config, "model_type"))
                                   : NULL;

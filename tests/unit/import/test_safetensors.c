@@ -210,12 +210,16 @@ static void test_sharded(void **state)
                          "\"intermediate_size\":16,\"vocab_size\":4,"
                          "\"max_position_embeddings\":32,\"model_type\":\"mistral\"}";
     write_file(dir, "config.json", config, strlen(config));
+    const char *jinja = "{% for m in messages %}{{ m.content }}{% endfor %}";
+    write_file(dir, "chat_template.jinja", jinja, strlen(jinja));
     hl_source_t s;
     hl_error_t err = {0};
     int rc = hl_import(dir, NULL, &s, &err);
     if (rc)
         fail_msg("%s", err.msg);
-    assert_int_equal(s.n_files, 4); /* index (primary), 2 shards, config */
+    assert_int_equal(s.n_files, 5); /* index (primary), 2 shards, config, chat template */
+    assert_string_equal(s.files[4].name, "chat_template.jinja");
+    assert_string_equal(json_string_value(json_object_get(s.metadata, "chat_template")), jinja);
     assert_string_equal(s.files[0].name, "model.safetensors.index.json");
     assert_true(s.files[0].primary);
     assert_int_equal(s.n_tensors, 3);
