@@ -340,6 +340,8 @@ def run_nginx(tmp, cloud_url, edge_url, want, dst):
     check(st == 401, "cached blob still refused without a key (%d)" % st)
     st, _, _ = get(base + pin, "-I", "-H", "Authorization: Bearer " + USER_KEY)
     check(st == 403, "cached blob refused to an inference-only key (%d)" % st)
+    st, _, _ = get(base + "/v1/models/nope/blob", "-I", "-H", "Authorization: Bearer " + PULL_KEY)
+    check(st == 404, "unknown model through nginx -> 404 (%d)" % st)
     seen = set()
     for _ in range(4):
         st, h, body = get(base + "/health")
