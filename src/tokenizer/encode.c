@@ -68,6 +68,20 @@ static int encode_llama(enc_t *e, const char *s, size_t len)
     return hl__bpe_word(e->bpe, t, e->buf + w, n - w, &e->out);
 }
 
+/* Llama 3 (ignore_merges): a pre-token that is itself in the vocabulary is that token,
+ * whatever the merges would build. @return its id or -1. */
+static int32_t whole_word(const hl_tokenizer_t *t, const uint8_t *w, size_t len)
+{
+    uint8_t mapped[128]; /* each byte maps to a 1- or 2-byte character */
+    size_t n = 0;
+    if (len > sizeof mapped / 2)
+        return -1; /* longer than any token of a real vocabulary */
+    for (size_t i = 0; i < len; i++)
+        n += hl__utf8_put(hl__gpt2_byte_to_cp(w[i]), mapped + n);
+    int32_t id = hl__tok_lookup(t, (const char *)mapped, n);
+    return id >= 0 && hl__tt_plain(t->types[id]) ? id : -1;
+}
+
 static int encode_gpt2(enc_t *e, const char *s, size_t len)
 {
     size_t n = 0;
@@ -77,7 +91,9 @@ static int encode_gpt2(enc_t *e, const char *s, size_t len)
     n += len;
     for (size_t i = 0; i < n;) {
         size_t w = hl__pretoken(e->t->pre, e->buf + i, n - i);
-        int rc = hl__bpe_word(e->bpe, e->t, e->buf + i, w, &e->out);
+        int32_t id = e->t->pre == HL__PRE_LLAMA3 ? whole_word(e->t, e->buf + i, w) : -1;
+        int rc = id >= 0 ? hl__ids_push(&e->out, id)
+                         : hl__bpe_word(e->bpe, e->t, e->buf + i, w, &e->out);
         if (rc)
             return rc;
         i += w;

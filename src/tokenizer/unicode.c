@@ -123,27 +123,28 @@ static bool gpt2_printable(uint32_t b)
     return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
 }
 
+/* The non-printable bytes, in order, are 0x00-0x20 (33), 0x7F-0xA0 (34) and 0xAD. */
 uint32_t hl__gpt2_byte_to_cp(uint8_t b)
 {
     if (gpt2_printable(b))
         return b;
-    uint32_t n = 0; /* rank of b among the non-printable bytes */
-    for (uint32_t x = 0; x < b; x++)
-        n += !gpt2_printable(x);
-    return 0x100 + n;
+    if (b <= 0x20)
+        return 0x100 + b;
+    if (b <= 0xA0)
+        return 0x100 + 33 + (b - 0x7Fu);
+    return 0x100 + 67; /* 0xAD */
 }
 
 int hl__gpt2_cp_to_byte(uint32_t cp)
 {
     if (cp < 0x100)
         return gpt2_printable(cp) ? (int)cp : -1;
-    if (cp >= 0x100 + 68)
-        return -1;
     uint32_t n = cp - 0x100;
-    for (uint32_t x = 0; x < 256; x++)
-        if (!gpt2_printable(x) && n-- == 0)
-            return (int)x;
-    return -1;
+    if (n < 33)
+        return (int)n;
+    if (n < 67)
+        return (int)(0x7F + n - 33);
+    return n == 67 ? 0xAD : -1;
 }
 
 hl__uclass_t hl__uclass_at(const uint8_t *s, size_t n, size_t *len)

@@ -33,7 +33,7 @@ static const char *const k_merges[] = {
     "\xC3\x83 \xC2\xA9", /* 268 Ã© = the bytes of "é" */
 };
 
-static hl_tokenizer_t *make(bool add_prefix)
+static hl_tokenizer_t *make(bool add_prefix, const char *pre)
 {
     json_t *tokens = json_array(), *merges = json_array(), *types = json_array();
     for (int b = 0; b < 256; b++) {
@@ -54,9 +54,9 @@ static hl_tokenizer_t *make(bool add_prefix)
     }
     json_array_append_new(tokens, json_string("<|endoftext|>"));
     json_array_append_new(types, json_integer(3));
-    return fx_create(json_pack("{ss so so so si si sb}", "model", "gpt2", "tokens", tokens,
+    return fx_create(json_pack("{ss so so so si si sb ss*}", "model", "gpt2", "tokens", tokens,
                                "merges", merges, "token_types", types, "bos_id", 269, "eos_id",
-                               269, "add_space_prefix", add_prefix));
+                               269, "add_space_prefix", add_prefix, "pre", pre));
 }
 
 static void expect_ids(const hl_tokenizer_t *t, const char *text, bool special,
@@ -73,7 +73,7 @@ static void expect_ids(const hl_tokenizer_t *t, const char *text, bool special,
 static void test_merges_by_rank(void **state)
 {
     (void)state;
-    hl_tokenizer_t *t = make(false);
+    hl_tokenizer_t *t = make(false, NULL);
     assert_int_equal(hl_tokenizer_n_vocab(t), 270);
     /* "hello": "h e" (rank 0) fires before "l l" (rank 3), so "e ll"/"hell o" never can. */
     static const int32_t want[] = {256, 259, 'o', 258, 265, 'l', 'd', 267, 266,
@@ -104,10 +104,25 @@ static void test_merges_by_rank(void **state)
     hl_tokenizer_free(t);
 }
 
+static void test_llama3_ignore_merges(void **state)
+{
+    (void)state;
+    /* Llama 3 takes a pre-token that is a token whole: "hello" is 262 although the merges
+     * stop at he+ll+o; GPT-2 rules do not. */
+    hl_tokenizer_t *t = make(false, "llama-bpe");
+    static const int32_t whole[] = {262, 258};
+    expect_ids(t, "hello the", false, whole, 2);
+    hl_tokenizer_free(t);
+    t = make(false, "gpt-2");
+    static const int32_t merged[] = {256, 259, 'o', 258};
+    expect_ids(t, "hello the", false, merged, 4);
+    hl_tokenizer_free(t);
+}
+
 static void test_prefix_space(void **state)
 {
     (void)state;
-    hl_tokenizer_t *t = make(true);
+    hl_tokenizer_t *t = make(true, NULL);
     static const int32_t want[] = {258};
     expect_ids(t, "the", false, want, 1);
     expect_ids(t, " the", false, want, 1); /* no second prefix when one is there */
@@ -117,7 +132,7 @@ static void test_prefix_space(void **state)
 static void test_roundtrip_any_bytes(void **state)
 {
     (void)state;
-    hl_tokenizer_t *t = make(false);
+    hl_tokenizer_t *t = make(false, NULL);
     uint64_t s = 77;
     char buf[300];
     for (int r = 0; r < 300; r++) {
@@ -313,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merges_by_rank),
         cmocka_unit_test(test_prefix_space),
+        cmocka_unit_test(test_llama3_ignore_merges),
         cmocka_unit_test(test_roundtrip_any_bytes),
         cmocka_unit_test(test_pretokenizer),
         cmocka_unit_test(test_pretokenizer_llama3_qwen2),
