@@ -237,7 +237,8 @@ def run(tmp):
     os.makedirs(os.path.join(tmp, "edge"))
     edge_url, edge_log = start_daemon(tmp, "edge", (
         "[server]\nlisten = 127.0.0.1\nport = 0\nlog_level = info\n"
-        "[model.g260]\npath = edge/g260.hlm\nupstream = true\n" + keys +
+        "[model.g260]\npath = edge/g260.hlm\nupstream = true\n"
+        "[model.s260]\npath = edge/s260.hlm\nupstream = true\n" + keys +
         "[upstream]\nurl = %s\nkey = %s\n" % (curl_url, PULL_KEY)))
     adm = ["-H", "Authorization: Bearer " + ADMIN_KEY]
     st, _, body = get(edge_url + "/admin/models/pull", "-X", "POST", "-d",
@@ -257,9 +258,23 @@ def run(tmp):
                       '"temperature":0}', *adm)
     check(st == 200 and b'"text"' in body, "edge serves completions from the pulled model "
           "(%d %s)" % (st, body[:160]))
+    # s260 was never asked for: pulled at start (or on this first request), then served.
+    deadline = time.monotonic() + 60
+    codes = []
+    while time.monotonic() < deadline:
+        st, h, body = get(edge_url + "/v1/completions", "-H", "Content-Type: application/json",
+                          "-d", '{"model":"s260","prompt":"Once","max_tokens":4}', *adm)
+        codes.append(st)
+        if st != 503:
+            break
+        time.sleep(0.2)
+    s_file = os.path.join(tmp, "edge", "s260.hlm")
+    check(st == 200 and os.path.exists(s_file) and sha(s_file) == want,
+          "edge pulls an upstream model at start/first request, then serves it (%s)"
+          % sorted(set(codes)))
     st, _, body = get(edge_url + "/metrics", *adm)
     m = re.search(rb"\n(huffllm_\w*pull\w*bytes\w*)(?:\{[^}]*\})? (\d+)", body)
-    check(st == 200 and m and int(m.group(2)) == os.path.getsize(edge_file),
+    check(st == 200 and m and int(m.group(2)) == os.path.getsize(edge_file) + size,
           "edge /metrics counts the pulled bytes (%s)" % (m.group(0).strip() if m else None))
 
     # --- through nginx (cache + slice) ---
