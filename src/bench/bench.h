@@ -46,6 +46,7 @@ typedef struct {
 typedef struct {
     unsigned reps;
     unsigned threads;
+    bool wall; /* wall-clock timing instead of per-thread CPU time */
 } hl__bench_opts_t;
 
 /* Section 2 for the HUF-coded tensors of a set. @return 0 or an HL_E* code. */

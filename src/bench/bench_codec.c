@@ -63,6 +63,8 @@ static void usage(FILE *out)
             "  --threads N      the N of the 1-and-N-threads rows (default: online CPUs)\n"
             "  --synthetic N    weights of the synthetic bf16 tensor (default 4194304; 0: none)\n"
             "  --seed S         seed of the synthetic weights (default 1)\n"
+            "  --wall           time by the wall clock (default: CPU time of each thread, which\n"
+            "                   a machine shared with other jobs does not distort)\n"
             "  -h, --help       this help\n");
 }
 
@@ -310,12 +312,13 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int hl__bench_codec(int argc, char **argv)
 {
-    enum { OPT_REPS = 256, OPT_THREADS, OPT_SYN, OPT_SEED };
+    enum { OPT_REPS = 256, OPT_THREADS, OPT_SYN, OPT_SEED, OPT_WALL };
     static const struct option longopts[] = {
         {"reps", required_argument, NULL, OPT_REPS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"synthetic", required_argument, NULL, OPT_SYN},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"wall", no_argument, NULL, OPT_WALL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -350,6 +353,7 @@ int hl__bench_codec(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_WALL: opts.wall = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -366,8 +370,17 @@ int hl__bench_codec(int argc, char **argv)
             }
         fclose(f);
     }
-    printf("huffllm bench codec: %ld online CPUs (%s), threads 1 and %u, %u reps, zstd %s\n",
-           ncpu, cpu, opts.threads, opts.reps, ZSTD_versionString());
+    double load[3] = {0, 0, 0};
+    f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = load[1] = load[2] = 0;
+        fclose(f);
+    }
+    printf("huffllm bench codec: %ld online CPUs (%s), load average %.2f %.2f %.2f, "
+           "threads 1 and %u, %u reps, %s time, zstd %s\n",
+           ncpu, cpu, load[0], load[1], load[2], opts.threads, opts.reps,
+           opts.wall ? "wall" : "per-thread CPU", ZSTD_versionString());
 
     int status = 0;
     for (int i = optind; i <= argc; i++) {
