@@ -97,9 +97,11 @@ else
         generation_config.json; do
         same "$M/tinystories-656K-hf/$f" "$T/tinystories-656K-hf/$f"
     done
-    for f in "$T"/tinystories-656K-hf/*; do
-        same "$M/tinystories-656K-hf/$(basename "$f")" "$f"
+    for f in "$M"/tinystories-656K-hf/*; do # every file of the directory comes back
+        same "$f" "$T/tinystories-656K-hf/$(basename "$f")"
     done
+    [ "$(ls "$T/tinystories-656K-hf" | wc -l)" = "$(ls "$M/tinystories-656K-hf" | wc -l)" ] ||
+        fail "decompress hf.hlm wrote extra files: $(ls "$T/tinystories-656K-hf")"
     "$H" decompress -q "$T/hf.hlm" -o "$T/hf-elsewhere" || fail "decompress hf.hlm -o DIR"
     same "$M/tinystories-656K-hf/model.safetensors" "$T/hf-elsewhere/model.safetensors"
 fi
