@@ -94,8 +94,9 @@ typedef struct {
 } hl_detok_t;
 
 void hl_detok_init(hl_detok_t *d, const hl_tokenizer_t *t);
-/* Appends the text of `id`; writes complete characters to out (cap >= 64 always suffices
- * for one token plus pending bytes... callers pass >= 256). @return bytes written. */
+/* Appends the text of `id`; writes complete characters to out. A cap of
+ * hl_detok_max_out(t) always suffices (output that does not fit is lost); 256 is enough
+ * for vocabularies whose tokens are under 80 bytes. @return bytes written. */
 size_t hl_detok_push(hl_detok_t *d, int32_t id, char *out, size_t cap);
 /* Flushes held-back bytes of an incomplete character (as U+FFFD). @return bytes written. */
 size_t hl_detok_flush(hl_detok_t *d, char *out, size_t cap);
