@@ -64,8 +64,9 @@ bool hl_tokenizer_add_eos(const hl_tokenizer_t *t);
  * appended (a prompt is continued; see hl_tokenizer_add_eos). With
  * parse_special, the text of control/user-defined tokens (e.g. "<|im_start|>") maps to
  * their ids; without it they are encoded as plain text.
- * *ids is a heap array the caller frees. @return 0 or HL_EINVAL (invalid UTF-8 is encoded
- * through byte fallback, never rejected) / HL_ENOMEM.
+ * *ids is a heap array the caller frees. @return 0, HL_EINVAL (a character the vocabulary
+ * cannot write: no token, no byte tokens, no unk_id; invalid UTF-8 is encoded through byte
+ * fallback, never rejected), HL_ENOMEM, or HL_EOVERFLOW (a text or word over 1 GiB).
  */
 int hl_tokenizer_encode(const hl_tokenizer_t *t, const char *text, size_t len, bool add_bos,
                         bool parse_special, int32_t **ids, size_t *n_ids);
