@@ -127,6 +127,10 @@ enum {
 /* Opens and validates a container (mmap). Thread-safe for reading once open.
  * Errors name the file and what is wrong (tensor/tile for checksum failures). */
 int hl_hlm_open(const char *path, unsigned flags, hl_hlm_t **out, hl_error_t *err);
+/* Like hl_hlm_open on bytes already in memory (fuzzing, tests). `name` is used in messages.
+ * The bytes are borrowed: they must outlive the handle. */
+int hl_hlm_open_memory(const void *data, size_t size, const char *name, unsigned flags,
+                       hl_hlm_t **out, hl_error_t *err);
 void hl_hlm_close(hl_hlm_t *h);
 
 uint32_t hl_hlm_version(const hl_hlm_t *h);

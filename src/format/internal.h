@@ -30,6 +30,7 @@ typedef struct {
 struct hl_hlm_s {
     char *path;
     hl_mapped_file_t map;
+    bool borrowed; /* map.data belongs to the caller (hl_hlm_open_memory) */
     uint32_t version;
     uint8_t digest[HL_SHA256_LEN];
     json_t *meta;

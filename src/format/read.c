@@ -394,25 +394,24 @@ static int hl__parse(hl_hlm_t *h, unsigned flags, hl_error_t *err)
     return 0;
 }
 
-int hl_hlm_open(const char *path, unsigned flags, hl_hlm_t **out, hl_error_t *err)
+static hl_hlm_t *hl__hlm_new(const char *name)
 {
-    *out = NULL;
     hl_hlm_t *h = calloc(1, sizeof *h);
-    if (!h)
-        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
-    h->map.fd = -1;
-    if (!(h->path = strdup(path))) {
+    if (h && !(h->path = strdup(name))) {
         free(h);
-        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+        return NULL;
     }
-    int rc = hl_map_file(&h->map, path, err);
+    if (h)
+        h->map.fd = -1;
+    return h;
+}
+
+/* Parses a mapped or borrowed h; on failure the message starts with the file name. */
+static int hl__hlm_finish(hl_hlm_t *h, unsigned flags, hl_hlm_t **out, hl_error_t *err)
+{
+    int rc = hl__parse(h, flags, err);
     if (rc != 0) {
-        hl_hlm_close(h);
-        return rc;
-    }
-    rc = hl__parse(h, flags, err);
-    if (rc != 0) {
-        hl_error_prefix(err, "%s", path);
+        hl_error_prefix(err, "%s", h->path);
         hl_hlm_close(h);
         return rc;
     }
@@ -420,11 +419,39 @@ int hl_hlm_open(const char *path, unsigned flags, hl_hlm_t **out, hl_error_t *er
     return 0;
 }
 
+int hl_hlm_open(const char *path, unsigned flags, hl_hlm_t **out, hl_error_t *err)
+{
+    *out = NULL;
+    hl_hlm_t *h = hl__hlm_new(path);
+    if (!h)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    int rc = hl_map_file(&h->map, path, err);
+    if (rc != 0) {
+        hl_hlm_close(h);
+        return rc;
+    }
+    return hl__hlm_finish(h, flags, out, err);
+}
+
+int hl_hlm_open_memory(const void *data, size_t size, const char *name, unsigned flags,
+                       hl_hlm_t **out, hl_error_t *err)
+{
+    *out = NULL;
+    hl_hlm_t *h = hl__hlm_new(name);
+    if (!h)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", name);
+    h->map.data = size ? data : (const uint8_t *)"";
+    h->map.size = size;
+    h->borrowed = true;
+    return hl__hlm_finish(h, flags, out, err);
+}
+
 void hl_hlm_close(hl_hlm_t *h)
 {
     if (!h)
         return;
-    hl_unmap_file(&h->map);
+    if (!h->borrowed)
+        hl_unmap_file(&h->map);
     if (h->meta)
         json_decref(h->meta);
     if (h->files)

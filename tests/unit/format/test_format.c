@@ -555,6 +555,28 @@ static void test_truncation_refused(void **state)
     hl_source_dispose(&src);
 }
 
+static void test_open_memory(void **state)
+{
+    fixture_t *fx = *state;
+    hl_source_t src;
+    char *path = small_hlm(fx->dir, &src);
+    size_t len;
+    uint8_t *d = slurp(path, &len);
+    hl_hlm_t *h = NULL;
+    hl_error_t err;
+    assert_int_equal(hl_hlm_open_memory(d, len, "mem.hlm", HL_HLM_VERIFY_DIGEST, &h, &err), 0);
+    assert_int_equal(hl_hlm_n_tensors(h), src.n_tensors);
+    assert_int_equal(hl_hlm_verify(h, &err), 0);
+    hl_hlm_close(h);
+    assert_int_equal(hl_hlm_open_memory(d, len - 8, "mem.hlm", 0, &h, &err), HL_EFORMAT);
+    assert_null(h);
+    assert_non_null(strstr(err.msg, "mem.hlm: "));
+    assert_int_not_equal(hl_hlm_open_memory(NULL, 0, "empty", 0, &h, &err), 0);
+    free(d);
+    free(path);
+    hl_source_dispose(&src);
+}
+
 /* Patches bytes of a copy of the small file and opens it (no digest check, as a loader). */
 static int open_patched(const char *dir, const char *path, size_t off, const void *bytes,
                         size_t n, bool fix_header_crc, hl_error_t *err)
@@ -714,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_headers_and_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_refuses_bad_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_partial_file_when_disk_full, setup, teardown),
     };
