@@ -23,3 +23,7 @@ tests_unit_engine_test_forward_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 tests_unit_engine_test_golden_SOURCES = tests/unit/engine/test_golden.c $(HL_ENGINE_FIXTURE)
 tests_unit_engine_test_golden_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_engine_test_golden_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+
+# huffllm run end to end on the bundled model.
+TESTS += tests/unit/engine/test_run.sh
+dist_noinst_SCRIPTS += tests/unit/engine/test_run.sh
