@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -52,6 +53,13 @@ int hl_dist_create(hl_dist_t **out, hl_error_t *err)
         free(d);
         return hl_error_set(err, HL_ENOMEM, "dist: cannot create a mutex");
     }
+    /* Hold libcurl's global state for the daemon's lifetime: pull threads then only move
+     * its reference count (libcurl >= 7.84 makes that thread-safe). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return hl_error_set(err, HL_ENET, "dist: libcurl initialization failed");
+    }
     *out = d;
     return 0;
 }
@@ -72,6 +80,7 @@ void hl_dist_free(hl_dist_t *d)
     hl__dist_pulls_stop(d);
     free_upstream(d);
     pthread_mutex_destroy(&d->mu);
+    curl_global_cleanup();
     free(d);
 }
 
