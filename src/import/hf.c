@@ -457,10 +457,20 @@ int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
     json_t *config = side[SIDE_CONFIG], *gen = side[SIDE_GEN];
     json_t *tokjson = side[SIDE_TOKENIZER], *tokcfg = side[SIDE_TOKCFG];
     const char *cfg_name = "config.json";
-    if (rc == 0 && config)
+    const char *model_type = json_string_value(json_object_get(config, "model_type"));
+    if (rc == 0 && config) {
         rc = build_hparams(config, has_name(out, "lm_head.weight"),
                            has_name(out, "model.embed_tokens.weight"), cfg_name, &hparams,
                            err);
+        if (rc != 0 && model_type && strcmp(model_type, "llama") != 0) {
+            /* Only Llama-style models run; others still compress and restore, so their
+             * hyperparameters are best effort (as for GGUF). */
+            hl_log_warn("%s: no hyperparameters for model_type %s: %s", l.dir, model_type,
+                        hl_error_msg(err, rc));
+            hl_error_clear(err);
+            rc = 0;
+        }
+    }
     if (rc == 0 && !tokjson && config)
         hl_log_warn("%s: no tokenizer.json: the model compresses, but cannot be run", l.dir);
     if (rc == 0 && tokjson)
@@ -468,8 +478,7 @@ int hl_import_safetensors(const char *path, hl_source_t *out, hl_error_t *err)
     if (rc == 0 && !tmpl)
         tmpl = separate_chat_template(l.dir, side[SIDE_CHAT_JSON]);
     if (rc == 0) {
-        const char *arch = config ? json_string_value(json_object_get(config, "model_type"))
-                                  : NULL;
+        const char *arch = model_type;
         json_t *source = json_pack("{s{sOsOsOsO}}", "safetensors", "metadata",
                                    st_meta ? st_meta : json_null(), "config",
                                    config ? config : json_null(), "tokenizer_config",

@@ -175,6 +175,25 @@ static void test_single_file_dtypes(void **state)
         }
     assert_true(json_is_null(json_object_get(s.metadata, "hparams")));
     hl_source_dispose(&s);
+    /* A config of an architecture the engine does not run: hyperparameters are best
+     * effort; for llama a missing field is an error naming it. */
+    const char *neox = "{\"model_type\":\"gpt_neox\",\"hidden_size\":8}";
+    write_file(dir, "config.json", neox, strlen(neox));
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    hl_log_level_t lvl = hl_log_get_level();
+    hl_log_set_level(HL_LOG_ERROR);
+    assert_int_equal(hl_import(path, NULL, &s, &err), 0);
+    hl_log_set_level(lvl);
+    assert_string_equal(json_string_value(json_object_get(s.metadata, "architecture")),
+                        "gpt_neox");
+    assert_true(json_is_null(json_object_get(s.metadata, "hparams")));
+    assert_int_equal(s.n_files, 2);
+    hl_source_dispose(&s);
+    const char *llama = "{\"model_type\":\"llama\",\"hidden_size\":8}";
+    write_file(dir, "config.json", llama, strlen(llama));
+    assert_int_equal(hl_import(path, NULL, &s, &err), HL_EFORMAT);
+    assert_non_null(strstr(err.msg, "num_hidden_layers"));
+    unlink(write_file(dir, "config.json", "", 0));
     /* Without the extension, the header gives the format away. */
     snprintf(path, sizeof path, "%s", write_file(dir, "weights.bin", b.p, b.n));
     hl_src_kind_t kind;
