@@ -9,8 +9,11 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "huffllm/import.h"
 #include "model_fixture.h"
 
 #define BIN "stories260K/stories260K.bin", "stories260K/tok512.bin"
@@ -236,6 +239,51 @@ static void test_bad_calls(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/x.hlm"));
 }
 
+/* Writes stories260K with one metadata edit, loads it, and checks the error message. */
+static void check_bad_metadata(const char *key, json_t *value, const char *expect)
+{
+    char dir[] = "/tmp/hl-engine-meta-XXXXXX", out[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/m.hlm", dir);
+    char src_path[1024], tok_path[1024];
+    const char *shared = getenv("HL_SHARED") ? getenv("HL_SHARED") : HL_SRCDIR "/../shared";
+    snprintf(src_path, sizeof src_path, "%s/models/stories260K/stories260K.bin", shared);
+    snprintf(tok_path, sizeof tok_path, "%s/models/stories260K/tok512.bin", shared);
+    hl_import_opts_t io = {.tokenizer_path = tok_path};
+    hl_source_t src;
+    assert_int_equal(hl_import(src_path, &io, &src, NULL), 0);
+    if (!strcmp(key, "tokenizer"))
+        json_object_del(src.metadata, "tokenizer");
+    else
+        json_object_set_new(json_object_get(src.metadata, "hparams"), key, value);
+    hl_write_opts_t wo = {0};
+    assert_int_equal(hl_hlm_write(&src, out, &wo, NULL), 0);
+    hl_source_dispose(&src);
+    hl_model_t *m = NULL;
+    hl_error_t err;
+    hl_error_clear(&err);
+    int rc = hl_model_load(out, NULL, &m, &err);
+    unlink(out);
+    rmdir(dir);
+    assert_null(m);
+    assert_true(rc < 0);
+    if (!strstr(err.msg, expect) || !strstr(err.msg, "m.hlm"))
+        fail_msg("hparams.%s: message \"%s\" does not name \"%s\" and the file", key, err.msg,
+                 expect);
+}
+
+static void test_bad_metadata(void **state)
+{
+    (void)state;
+    check_bad_metadata("dim", json_integer(48), "token_embd.weight");
+    check_bad_metadata("hidden_dim", json_integer(171), "ffn_gate.weight");
+    check_bad_metadata("n_kv_heads", json_integer(3), "n_kv_heads");
+    check_bad_metadata("n_layers", json_integer(6), "blk.5.attn_norm.weight");
+    check_bad_metadata("rope_layout", json_string("spiral"), "rope_layout");
+    check_bad_metadata("n_heads", json_string("8"), "hparams.n_heads");
+    check_bad_metadata("tokenizer", NULL, "tokenizer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_compressed_equals_raw_and_threads),
         cmocka_unit_test(test_seeded_sampling_reproduces),
         cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_bad_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
