@@ -52,8 +52,8 @@ static inline void tmpdir_remove(char *dir)
 
 /* Writes `len` bytes to dir/name; returns the path in a static buffer (aborts on failure:
  * a test that cannot write its input cannot say anything). */
-__attribute__((returns_nonnull)) static inline const char *write_file(const char *dir, const char *name, const void *data,
-                                     size_t len)
+__attribute__((returns_nonnull)) static inline const char *
+write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     static char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, name);
