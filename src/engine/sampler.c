@@ -197,7 +197,10 @@ static void cand_top(hl_cand_t *c, size_t n, size_t k)
             heap_sift_down(c, k, i);
         for (size_t i = k; i < n; i++)
             if (cand_before(&c[i], &c[0])) {
+                /* swap, not overwrite: callers may select again with a larger k */
+                hl_cand_t t = c[0];
                 c[0] = c[i];
+                c[i] = t;
                 heap_sift_down(c, k, 0);
             }
     } else {
@@ -271,15 +274,21 @@ static int32_t sample_filtered(hl_sampler_t *s, const float *logits)
     if (n == 0)
         return argmax(logits, s->n_vocab);
 
-    /* top-k (and the sort every later filter needs) */
-    size_t k = n;
-    if (p->top_k > 0 && (size_t)p->top_k < n)
-        k = (size_t)p->top_k;
-    cand_top(c, n, k);
-    n = k;
+    /* Sorting the whole vocabulary for every token would cost milliseconds on large
+     * vocabularies, so candidates are only ordered as far as a filter needs: top-k selects
+     * k, top-p grows a sorted prefix until it holds the mass, min-p needs no order. */
+    bool sorted = false;
+    if (p->top_k > 0 && (size_t)p->top_k < n) {
+        cand_top(c, n, (size_t)p->top_k);
+        n = (size_t)p->top_k;
+        sorted = true;
+    }
 
     /* temperature + softmax (in place: logit becomes probability) */
     float mx = c[0].logit;
+    for (size_t i = 1; i < n; i++)
+        if (c[i].logit > mx)
+            mx = c[i].logit;
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) {
         double e = exp(((double)c[i].logit - mx) / p->temperature);
@@ -289,25 +298,37 @@ static int32_t sample_filtered(hl_sampler_t *s, const float *logits)
     for (size_t i = 0; i < n; i++)
         c[i].logit = (float)(c[i].logit / sum);
 
-    /* top-p: the smallest prefix whose mass reaches top_p (at least one token) */
+    /* top-p: the smallest most-likely prefix whose mass reaches top_p (at least one token) */
     if (p->top_p < 1.0f) {
-        double cum = 0.0;
-        size_t keep = n;
-        for (size_t i = 0; i < n; i++) {
-            cum += c[i].logit;
-            if (cum >= p->top_p) {
-                keep = i + 1;
+        size_t k = sorted ? n : HL_MIN(n, (size_t)64);
+        for (;;) {
+            if (!sorted || k < n)
+                cand_top(c, n, k); /* c[0..k) sorted, c[k..n) the rest */
+            double cum = 0.0;
+            size_t keep = 0;
+            for (size_t i = 0; i < k && !keep; i++) {
+                cum += c[i].logit;
+                if (cum >= p->top_p)
+                    keep = i + 1;
+            }
+            if (keep || k == n) {
+                n = keep ? keep : n;
                 break;
             }
+            k = n / 4 > k ? k * 4 : n;
         }
-        n = keep;
+        sorted = true;
     }
     /* min-p: drop tokens less likely than min_p times the most likely one */
     if (p->min_p > 0.0f) {
-        float floor_p = c[0].logit * p->min_p;
-        size_t keep = 1;
-        while (keep < n && c[keep].logit >= floor_p)
-            keep++;
+        float top = c[0].logit;
+        for (size_t i = 1; !sorted && i < n; i++)
+            top = HL_MAX(top, c[i].logit);
+        float floor_p = top * p->min_p;
+        size_t keep = 0;
+        for (size_t i = 0; i < n; i++)
+            if (c[i].logit >= floor_p)
+                c[keep++] = c[i]; /* order kept: sorted stays sorted */
         n = keep;
     }
 

@@ -154,6 +154,36 @@ static void test_top_p(void **state)
     hl_sampler_free(s);
 }
 
+/* top-p over a large vocabulary whose nucleus is bigger than the first partial sort */
+static void test_top_p_large_nucleus(void **state)
+{
+    (void)state;
+    enum { V = 1000 };
+    hl_sampler_params_t p;
+    hl_sampler_params_default(&p);
+    p.top_p = 0.9f;
+    p.seed = 5;
+    hl_sampler_t *s = make(&p, V);
+    static float base[V], l[V];
+    for (int i = 0; i < V; i++)
+        base[i] = i % 3 == 0 && i < 900 ? 0.0f : -30.0f; /* 300 equally likely tokens */
+    static int seen[V];
+    memset(seen, 0, sizeof seen);
+    for (int k = 0; k < 3000; k++) {
+        memcpy(l, base, sizeof l);
+        int32_t t = hl_sampler_sample(s, l, NULL, NULL, NULL, 0);
+        assert_true(t % 3 == 0 && t < 900);
+        seen[t]++;
+    }
+    /* ties are ordered by id: the nucleus is the 270 lowest ids of the 300 */
+    int distinct = 0;
+    for (int i = 0; i < V; i++)
+        distinct += seen[i] > 0;
+    assert_true(distinct > 250 && distinct <= 271);
+    assert_int_equal(seen[897], 0);
+    hl_sampler_free(s);
+}
+
 static void test_min_p(void **state)
 {
     (void)state;
@@ -292,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_seed_reproduces),
         cmocka_unit_test(test_top_k),
         cmocka_unit_test(test_top_p),
+        cmocka_unit_test(test_top_p_large_nucleus),
         cmocka_unit_test(test_min_p),
         cmocka_unit_test(test_repeat_penalty),
         cmocka_unit_test(test_presence_frequency),
