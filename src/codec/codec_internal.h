@@ -84,20 +84,19 @@ static inline uint32_t hl__f16_to_f32_bits(uint32_t h)
 #define HL__SSE2 1
 #include <emmintrin.h>
 
-/* Exact fp16 -> fp32 of 4 values in 32-bit lanes (the vector form of hl__f16_to_f32_bits). */
+/* Exact fp16 -> fp32 of 4 values in 32-bit lanes (the vector form of hl__f16_to_f32_bits):
+ * the exponent+mantissa moved to fp32 position and multiplied by 2^112 re-biases normals
+ * and turns subnormals (fp32 denormals there, never flushed: DAZ is off in C programs)
+ * into exact normals; Inf/NaN get exponent 255 or-ed in, which keeps the payload. */
 static inline __m128i hl__f16_to_f32_sse2(__m128i h)
 {
     __m128i em = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
-    __m128i sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
-    __m128i normal = _mm_add_epi32(_mm_slli_epi32(em, 13), _mm_set1_epi32(112 << 23));
-    __m128i infnan = _mm_add_epi32(normal, _mm_set1_epi32(112 << 23));
-    __m128i sub = _mm_castps_si128(
-        _mm_mul_ps(_mm_cvtepi32_ps(em), _mm_castsi128_ps(_mm_set1_epi32(0x33800000)))); /* 2^-24 */
-    __m128i is_inf = _mm_cmpgt_epi32(em, _mm_set1_epi32(0x7bff));
-    __m128i is_sub = _mm_cmplt_epi32(em, _mm_set1_epi32(0x400));
-    __m128i r = _mm_or_si128(_mm_and_si128(is_inf, infnan), _mm_andnot_si128(is_inf, normal));
-    r = _mm_or_si128(_mm_and_si128(is_sub, sub), _mm_andnot_si128(is_sub, r));
-    return _mm_or_si128(r, sign);
+    __m128i sign = _mm_slli_epi32(_mm_xor_si128(h, em), 16);
+    __m128 scaled = _mm_mul_ps(_mm_castsi128_ps(_mm_slli_epi32(em, 13)),
+                               _mm_castsi128_ps(_mm_set1_epi32(239 << 23))); /* 2^112 */
+    __m128i infnan = _mm_and_si128(_mm_cmpgt_epi32(em, _mm_set1_epi32(0x7bff)),
+                                   _mm_set1_epi32(255 << 23));
+    return _mm_or_si128(_mm_castps_si128(scaled), _mm_or_si128(sign, infnan));
 }
 #endif
 
