@@ -132,3 +132,38 @@ int hl__hist_decode(const uint8_t *in, size_t len, uint64_t hist[HL_HUF_SYMBOLS]
     }
     return 0;
 }
+
+size_t hl__table_encode(const hl_huf_lengths_t *l, uint8_t *out)
+{
+    int first = -1, last = -1;
+    for (int s = 0; s < HL_HUF_SYMBOLS; s++)
+        if (l->len[s]) {
+            if (first < 0)
+                first = s;
+            last = s;
+        }
+    if (first < 0)
+        return 0;
+    out[0] = (uint8_t)first;
+    out[1] = (uint8_t)last;
+    size_t n = (size_t)(last - first + 1);
+    memset(out + 2, 0, (n + 1) / 2);
+    for (size_t i = 0; i < n; i++)
+        out[2 + i / 2] |= (uint8_t)((l->len[first + (int)i] & 0x0f) << (4 * (i % 2)));
+    return 2 + (n + 1) / 2;
+}
+
+int hl__table_decode(const uint8_t *in, size_t len, uint8_t table[HL_HUF_TABLE_BYTES])
+{
+    if (len < 3 || in[0] > in[1])
+        return HL_EFORMAT;
+    size_t first = in[0], n = (size_t)in[1] - first + 1;
+    if (len != 2 + (n + 1) / 2 || ((n % 2) && (in[len - 1] >> 4)))
+        return HL_EFORMAT;
+    hl_huf_lengths_t l;
+    memset(&l, 0, sizeof l);
+    for (size_t i = 0; i < n; i++)
+        l.len[first + i] = (uint8_t)((in[2 + i / 2] >> (4 * (i % 2))) & 0x0f);
+    hl_huf_lengths_write(&l, table);
+    return 0;
+}

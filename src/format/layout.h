@@ -26,8 +26,8 @@
  *
  * Tensor directory:
  *     0  u64  number of tensors (= header)     8  u64  number of tile entries
- *    16  u64  histogram blob length           24  u64  string table length
- *    32  tensor records, HL__TREC_SIZE (224) bytes each:
+ *    16  u64  codec blob length               24  u64  string table length
+ *    32  tensor records, HL__TREC_SIZE (104) bytes each:
  *          0 u32 name offset  4 u32 name length     (in the string table; names non-empty)
  *          8 u32 role offset 12 u32 role length     (length 0 = no role)
  *         16 u8 dtype 17 u8 codec 18 u8 n_streams 19 u8 n_dims
@@ -36,14 +36,18 @@
  *         56 u64 rows per tile
  *         64 u64 byte offset of the tensor in its source file
  *         72 u64 first tile entry  80 u32 number of tiles  84 u32 zero
- *         88 u32 histogram offset 92 u32 histogram length   (in the histogram blob)
- *         96 u8[128] Huffman code lengths (hl_huf_lengths_write; zero for RAW)
+ *         88 u32 histogram offset 92 u32 histogram length   (in the codec blob)
+ *         96 u32 table offset    100 u32 table length       (in the codec blob; 0 for RAW)
  *    then tile entries, HL__TILE_SIZE (16) bytes each: u64 offset, u32 length, u32 CRC32C;
  *         a tensor's tiles are consecutive, tensors in directory order
- *    then the histogram blob: per tensor either nothing (RAW dtype), or u8 mode then
+ *    then the codec blob, per tensor its histogram then its table:
+ *      histogram: nothing (RAW dtype), or u8 mode then
  *         mode 0 (sparse): pairs (u8 symbol, LEB128 count > 0) in increasing symbol order,
  *         mode 1 (dense): 256 LEB128 counts;
- *         the counts sum to the element count
+ *         the counts sum to the element count (inspect's entropy bound needs no decoding);
+ *      Huffman table (HUF codec only): u8 first, u8 last used symbol, then the code lengths
+ *         of symbols first..last, 4 bits each, low nibble first (exponent tables use a short
+ *         range of symbols, so this is a fraction of the 128-byte full table)
  *    then the string table (names are not NUL-terminated).
  *
  * Restore recipe:
@@ -88,7 +92,7 @@
 #define HL__HDR_CRC 124
 
 #define HL__DIR_HEAD 32
-#define HL__TREC_SIZE 224
+#define HL__TREC_SIZE 104
 #define HL__TILE_SIZE 16
 #define HL__RECIPE_HEAD 24
 #define HL__FREC_SIZE 72
@@ -130,6 +134,14 @@ size_t hl__hist_encode(const uint64_t hist[HL_HUF_SYMBOLS], uint8_t *out);
 /* Parses a histogram. @return 0 or HL_EFORMAT (unknown mode, symbols not increasing, zero
  * count, truncated or overlong varint, trailing bytes). */
 int hl__hist_decode(const uint8_t *in, size_t len, uint64_t hist[HL_HUF_SYMBOLS]);
+
+/* Compact Huffman table (see above): @return bytes written to out (HL__TABLE_MAX), 0 when
+ * no symbol has a code. */
+#define HL__TABLE_MAX (2 + HL_HUF_SYMBOLS / 2)
+size_t hl__table_encode(const hl_huf_lengths_t *l, uint8_t *out);
+/* Expands a compact table into the codec's 128-byte form. @return 0 or HL_EFORMAT (range,
+ * length, or a stray nibble past the last symbol). Code lengths are validated by the codec. */
+int hl__table_decode(const uint8_t *in, size_t len, uint8_t table[HL_HUF_TABLE_BYTES]);
 
 static inline uint64_t hl__align64(uint64_t x)
 {

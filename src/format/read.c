@@ -156,7 +156,11 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
     if (t->dtype == HL_DTYPE_RAW && codec != HL_CODEC_RAW)
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': raw dtype with codec %u", t->name,
                             codec);
-    if (hl_tensor_codec_load(&t->codec, t->dtype, (hl_codec_t)codec, n_streams, r + 96) != 0)
+    uint32_t toff = hl_load_le32(r + 96), tlen = hl_load_le32(r + 100);
+    uint8_t table[HL_HUF_TABLE_BYTES] = {0};
+    if ((codec == HL_CODEC_RAW) != (tlen == 0) || !hl_range_ok(toff, tlen, hist_len) ||
+        (tlen && hl__table_decode(dir + hist_at + toff, tlen, table) != 0) ||
+        hl_tensor_codec_load(&t->codec, t->dtype, (hl_codec_t)codec, n_streams, table) != 0)
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': invalid Huffman table or codec "
                                              "parameters (codec %u, %u streams)",
                             t->name, codec, n_streams);
@@ -172,9 +176,7 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': histogram counts %llu symbols for "
                                              "%llu weights",
                             t->name, (unsigned long long)sum, (unsigned long long)n_elems);
-    /* A RAW tensor's record carries an unused table: it is not part of what it costs. */
-    t->stored_bytes = (t->codec.codec == HL_CODEC_HUF ? HL_HUF_TABLE_BYTES : 0) +
-                      (uint64_t)t->n_tiles * HL__TILE_SIZE;
+    t->stored_bytes = tlen + (uint64_t)t->n_tiles * HL__TILE_SIZE;
     for (uint32_t j = 0; j < t->n_tiles; j++) {
         const hl_tile_entry_t *e = &t->tiles[j];
         uint64_t elems = hl__tile_elems(t, j);
@@ -380,8 +382,6 @@ static int hl__parse(hl_hlm_t *h, unsigned flags, hl_error_t *err)
         return rc;
     h->tiles_off = hd.tiles.off;
     h->tiles_len = hd.tiles.len;
-    if ((flags & HL_HLM_VERIFY_DIGEST) && (rc = hl__check_digest(h, err)) != 0)
-        return rc;
     if ((rc = hl__parse_metadata(h, &hd, err)) != 0 ||
         (rc = hl__parse_directory(h, &hd, err)) != 0 ||
         (rc = hl__parse_recipe(h, &hd, err)) != 0)
@@ -391,6 +391,10 @@ static int hl__parse(hl_hlm_t *h, unsigned flags, hl_error_t *err)
             for (uint32_t j = 0; j < h->tensors[i].n_tiles; j++)
                 if ((rc = hl__check_tile_crc(h, &h->tensors[i], j, err)) != 0)
                     return rc;
+    /* The digest last, as verify does: damage in the directory or a tile is then reported
+     * by tensor and tile rather than as a bare digest mismatch. */
+    if ((flags & HL_HLM_VERIFY_DIGEST) && (rc = hl__check_digest(h, err)) != 0)
+        return rc;
     return 0;
 }
 

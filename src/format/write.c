@@ -14,7 +14,7 @@ typedef struct {
     uint32_t n_tiles;
     uint64_t first_tile;
     uint64_t hist[HL_HUF_SYMBOLS];
-    uint32_t hist_off, hist_len;
+    uint32_t hist_off, hist_len, table_off, table_len;
     uint32_t name_off, name_len, role_off, role_len;
     hl_tensor_codec_t tc;
 } hl__wtensor_t;
@@ -54,15 +54,18 @@ static int hl__codec_raw(hl_tensor_codec_t *tc, hl_dtype_t dtype)
 
 /*
  * Small tensors (norm vectors) can cost more Huffman-coded than raw once the 128-byte table
- * and the per-tile padding are counted, which the codec's own choice does not see.
+ * and the per-tile framing are counted, which the codec's own choice does not see. Framing
+ * per tile (codec/tile_encode.c): a 4-byte length and up to one byte of rounding per stream,
+ * and 8 bytes of padding.
  */
 static bool hl__huf_pays(const hl__wtensor_t *x, uint64_t raw_bytes)
 {
     uint64_t sym_bits = hl_huf_cost_bits(x->hist, &x->tc.lengths);
     if (sym_bits == UINT64_MAX)
         return false;
-    double est = (double)sym_bits / 8 + (double)x->n_elems * hl_codec_verbatim_bits(x->tc.dtype) / 8 +
-                 HL_HUF_TABLE_BYTES + 8.0 * x->n_tiles;
+    double verbatim = (double)x->n_elems * hl_codec_verbatim_bits(x->tc.dtype) / 8;
+    double framing = (double)x->n_tiles * (4.5 * x->tc.n_streams + 8);
+    double est = (double)sym_bits / 8 + verbatim + HL_HUF_TABLE_BYTES + framing;
     return est < (double)raw_bytes;
 }
 
@@ -156,22 +159,27 @@ static int hl__strtab_add(uint8_t **tab, uint64_t *len, uint64_t *cap, const voi
     return 0;
 }
 
-/* The directory with its records, histograms and names; tile entries are zero for now. */
+/* The directory with its records, histograms, tables and names; tile entries are zero for
+ * now. (Histograms and tables share one blob: the "hist" variables name it.) */
 static int hl__build_directory(hl__writer_t *w, hl_error_t *err)
 {
     const hl_source_t *src = w->src;
     uint8_t *hist = NULL, *str = NULL;
     uint64_t hist_len = 0, hist_cap = 0, str_len = 0, str_cap = 0;
-    uint8_t hbuf[HL__HIST_MAX];
+    uint8_t hbuf[HL__HIST_MAX], tbuf[HL__TABLE_MAX];
     int rc = 0;
     for (size_t i = 0; i < src->n_tensors && rc == 0; i++) {
         const hl_src_tensor_t *t = &src->tensors[i];
         hl__wtensor_t *x = &w->wt[i];
         size_t hn = hl__hist_encode(x->hist, hbuf);
+        size_t tn = x->tc.codec == HL_CODEC_HUF ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
         x->hist_len = (uint32_t)hn;
+        x->table_len = (uint32_t)tn;
         x->name_len = (uint32_t)strlen(t->name);
         x->role_len = t->role ? (uint32_t)strlen(t->role) : 0;
         rc = hl__strtab_add(&hist, &hist_len, &hist_cap, hbuf, hn, &x->hist_off);
+        if (rc == 0)
+            rc = hl__strtab_add(&hist, &hist_len, &hist_cap, tbuf, tn, &x->table_off);
         if (rc == 0)
             rc = hl__strtab_add(&str, &str_len, &str_cap, t->name, x->name_len, &x->name_off);
         if (rc == 0)
@@ -226,8 +234,8 @@ static int hl__build_directory(hl__writer_t *w, hl_error_t *err)
         hl_store_le32(r + 80, x->n_tiles);
         hl_store_le32(r + 88, x->hist_off);
         hl_store_le32(r + 92, x->hist_len);
-        if (x->tc.codec == HL_CODEC_HUF)
-            hl_huf_lengths_write(&x->tc.lengths, r + 96);
+        hl_store_le32(r + 96, x->table_off);
+        hl_store_le32(r + 100, x->table_len);
     }
     return 0;
 }

@@ -1,4 +1,5 @@
-/* Unit tests for format/layout.c: shape and tile math, file names, histogram encodings. */
+/* Unit tests for format/layout.c: shape and tile math, file names, histogram and table
+ * encodings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,12 +108,46 @@ static void test_histograms(void **state)
     assert_int_equal(hl__hist_decode(dense_extra, sizeof dense_extra, back), HL_EFORMAT);
 }
 
+static void test_tables(void **state)
+{
+    (void)state;
+    hl_huf_lengths_t l, back;
+    uint8_t enc[HL__TABLE_MAX], full[HL_HUF_TABLE_BYTES], want[HL_HUF_TABLE_BYTES];
+    memset(&l, 0, sizeof l);
+    assert_int_equal(hl__table_encode(&l, enc), 0);
+    /* an exponent-like table: symbols 118..128 */
+    const uint8_t lens[11] = {6, 5, 4, 3, 2, 2, 3, 4, 5, 5, 6}; /* Kraft sum 1 */
+    for (int i = 0; i < 11; i++)
+        l.len[118 + i] = lens[i];
+    size_t n = hl__table_encode(&l, enc);
+    assert_int_equal(n, 2 + 6);
+    assert_int_equal(hl__table_decode(enc, n, full), 0);
+    hl_huf_lengths_write(&l, want);
+    assert_memory_equal(full, want, sizeof full);
+    assert_int_equal(hl_huf_lengths_read(full, &back), 0);
+    assert_memory_equal(back.len, l.len, sizeof l.len);
+    /* malformed: wrong length, reversed range, a stray nibble after an odd count */
+    assert_int_equal(hl__table_decode(enc, n - 1, full), HL_EFORMAT);
+    uint8_t rev[3] = {9, 8, 0x11};
+    assert_int_equal(hl__table_decode(rev, 3, full), HL_EFORMAT);
+    enc[n - 1] |= 0xf0;
+    assert_int_equal(hl__table_decode(enc, n, full), HL_EFORMAT);
+    /* every symbol used (int8 values): the full range */
+    for (int s = 0; s < HL_HUF_SYMBOLS; s++)
+        l.len[s] = 8;
+    assert_int_equal(hl__table_encode(&l, enc), HL__TABLE_MAX);
+    assert_int_equal(hl__table_decode(enc, HL__TABLE_MAX, full), 0);
+    hl_huf_lengths_write(&l, want);
+    assert_memory_equal(full, want, sizeof full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_and_tiles),
         cmocka_unit_test(test_file_names),
         cmocka_unit_test(test_histograms),
+        cmocka_unit_test(test_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
