@@ -421,6 +421,7 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
             return hl_error_set(err, HL_ENET, "libcurl multi interface failed");
         CURLMsg *msg;
         int left;
+        bool freed = false;
         while ((msg = curl_multi_info_read(multi, &left))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
@@ -430,6 +431,7 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
             curl_multi_remove_handle(multi, s->h);
             s->busy = false;
             busy--;
+            freed = true;
             ctx->progress->bytes_inflight -= s->got;
             int r = slot_finish(s, cc, err);
             if (r == 0)
@@ -450,7 +452,9 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
                 hl__fetch_report(ctx, true);
             }
         }
-        if (q->n > 0 || busy > 0)
+        /* A freed slot takes the next chunk at once (polling first would idle the
+         * connection for the whole poll timeout between chunks). */
+        if (!freed && (q->n > 0 || busy > 0))
             curl_multi_poll(multi, NULL, 0, 50, NULL);
     }
     return checkpoint(job, &last_checkpoint, true, err);

@@ -99,24 +99,31 @@ static double copy_fsync_rate(const char *path, const char *dir, uint64_t size)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: huffllm-dist-bench MODEL.hlm [--reps N] [--jobs N] [--dir TMPDIR]\n"
-                 "Serving and pull rates of MODEL.hlm over 127.0.0.1 against cat FILE.\n");
+                 "                          [--url http://127.0.0.1:PORT --model ID]\n"
+                 "Serving and pull rates of MODEL.hlm over 127.0.0.1 against cat FILE: served\n"
+                 "by the dist handlers in this process, or with --url by a running huffllmd\n"
+                 "that serves the same file as model ID.\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"reps", required_argument, NULL, 'r'},
+                                         {"url", required_argument, NULL, 'u'},
+                                         {"model", required_argument, NULL, 'm'},
                                          {"jobs", required_argument, NULL, 'j'},
                                          {"dir", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int reps = 3, c;
     unsigned jobs = 4;
-    const char *tmpdir = "/tmp";
+    const char *tmpdir = "/tmp", *ext_url = NULL, *model = "bench";
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'j': jobs = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
         case 'd': tmpdir = optarg; break;
+        case 'u': ext_url = optarg; break;
+        case 'm': model = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -136,7 +143,7 @@ int main(int argc, char **argv)
     int rc = 1;
     struct MHD_Daemon *mhd = NULL;
     CURL *h = NULL;
-    char url[128], dir[1100] = "";
+    char url[400], dir[1100] = "";
     double t0 = hl_now();
     if (hl_dist_model_prepare(b.m, &err)) { /* reads the file once: page cache is warm */
         fprintf(stderr, "huffllm-dist-bench: %s\n", err.msg);
@@ -148,14 +155,21 @@ int main(int argc, char **argv)
     uint64_t size = (uint64_t)st.st_size;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, access_cb, &b,
-                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
-    if (!mhd) {
-        fprintf(stderr, "huffllm-dist-bench: cannot start libmicrohttpd on 127.0.0.1\n");
-        goto out;
+    char base[160];
+    if (ext_url) {
+        snprintf(base, sizeof(base), "%s", ext_url);
+    } else {
+        mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, access_cb, &b,
+                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+        if (!mhd) {
+            fprintf(stderr, "huffllm-dist-bench: cannot start libmicrohttpd on 127.0.0.1\n");
+            goto out;
+        }
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u",
+                 MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)->port);
+        model = "bench";
     }
-    unsigned port = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/models/bench/blob", port);
+    snprintf(url, sizeof(url), "%s/v1/models/%s/blob", base, model);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     h = curl_easy_init();
 
@@ -180,14 +194,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "huffllm-dist-bench: cannot create a directory in %s\n", tmpdir);
         goto out;
     }
-    char base[64], dest[1200];
-    snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
+    char dest[1200];
     snprintf(dest, sizeof(dest), "%s/bench.hlm", dir);
     double copy = copy_fsync_rate(path, dir, size);
     double pull_rate[2] = {0, 0};
     unsigned pull_jobs[2] = {1, jobs};
     for (int k = 0; k < 2; k++) {
-        hl_pull_opts_t po = {.url = base, .model = "bench", .dest = dest, .jobs = pull_jobs[k]};
+        hl_pull_opts_t po = {.url = base, .model = model, .dest = dest, .jobs = pull_jobs[k]};
         hl_pull_result_t res;
         if (hl_pull(&po, &res, &err)) {
             fprintf(stderr, "huffllm-dist-bench: pull: %s\n", err.msg);
@@ -203,7 +216,7 @@ int main(int argc, char **argv)
     /* The manifest as served: its summary gives the raw size. */
     size_t mlen = 0;
     curl_easy_reset(h);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/models/bench/manifest", port);
+    snprintf(url, sizeof(url), "%s/v1/models/%s/manifest", base, model);
     FILE *mf = open_memstream(&json, &mlen);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, mf);
@@ -217,9 +230,9 @@ int main(int argc, char **argv)
     free(json);
 
     const double MB = 1e6;
-    printf("huffllm-dist-bench %s (%llu bytes, %u chunks of %u MiB; file hashed for the "
-           "manifest in %.2f s = %.0f MB/s)\n",
-           path, (unsigned long long)size, man.n_chunks, HL_DIST_CHUNK_SIZE >> 20, t_prep,
+    printf("huffllm-dist-bench %s served by %s (%llu bytes, %u chunks of %u MiB; file hashed "
+           "for the manifest in %.2f s = %.0f MB/s)\n",
+           path, ext_url ? ext_url : "this process", (unsigned long long)size, man.n_chunks, HL_DIST_CHUNK_SIZE >> 20, t_prep,
            (double)size / t_prep / MB);
     printf("  cat FILE > /dev/null            %8.0f MB/s   1.00x\n", cat / MB);
     printf("  GET blob, whole file           %8.0f MB/s   %.2fx of cat%s\n", whole / MB,
