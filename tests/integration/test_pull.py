@@ -201,6 +201,23 @@ def run(tmp):
         check(rc == 1 and listing(dst) == [], "ulimit -f: exit 1, nothing left (%s): %s"
               % (listing(dst), err.strip().splitlines()[-1] if err.strip() else ""))
 
+    # 7b. A small tmpfs: the free-space check refuses before writing anything.
+    small = os.path.join(tmp, "small")
+    os.makedirs(small)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % (SIZE // 2), "tmpfs",
+                              small], capture_output=True, timeout=10).returncode == 0
+    if not mounted:
+        print("SKIP small tmpfs: mount not permitted here")
+    else:
+        try:
+            with Origin(tmp) as o:
+                rc, err = pull(o.url, small)
+                check(rc == 1 and "are free" in err and os.listdir(small) == [],
+                      "full filesystem: refused up front, nothing left (%s)"
+                      % (err.strip().splitlines()[-1] if err.strip() else ""))
+        finally:
+            subprocess.run(["umount", small], timeout=10)
+
     # 8. Two concurrent pulls of one model: both succeed, one file, right SHA-256.
     fresh(dst)
     with Origin(tmp, "--rate", str(SIZE)) as o:
