@@ -3,7 +3,8 @@
  *
  * Data sets: each MODEL (any source the importers read) is compressed with the default
  * writer options into a temporary .hlm and read back through the container reader, so the
- * figures are those of a real file; the synthetic set is a bf16 tensor of Gaussian weights
+ * figures are those of a real file; a MODEL that is already a .hlm is read as it is (its
+ * source files restored into a temporary directory for the zstd -19 figure); the synthetic set is a bf16 tensor of Gaussian weights
  * (std 0.02, seeded) encoded here with the default tile shape, because the shared models
  * are tiny (tens of KiB per tensor) while real LLM tensors are millions of weights.
  *
@@ -46,6 +47,8 @@ typedef struct {
     hl_hlm_t *hlm;
     hl_mapped_file_t *maps;
     size_t n_maps;
+    /* .hlm input: the tensors' source bytes, decoded from the tiles */
+    uint8_t *hlm_src;
     /* synthetic set */
     uint8_t *syn_src, *syn_payload;
     hl_tensor_codec_t *syn_codec;
@@ -55,10 +58,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: huffllm bench codec [MODEL...] [options]\n\n"
-            "Prints, for each MODEL (a file or directory `huffllm compress` accepts) and for a\n"
-            "synthetic bf16 tensor: compression against the entropy bound and zstd -19, and the\n"
-            "decode rate into fp32 tiles against libzstd's Huffman decoding of the same exponent\n"
-            "streams, plain widening and memcpy, measured side by side (A B A B, medians).\n\n"
+            "Prints, for each MODEL (a .hlm, or a file or directory `huffllm compress` accepts)\n"
+            "and for a synthetic bf16 tensor: compression against the entropy bound and zstd -19,\n"
+            "and the decode rate into fp32 tiles against libzstd's Huffman decoding of the same\n"
+            "exponent streams, plain widening and memcpy, side by side (A B A B, medians).\n\n"
             "  --reps N         repetitions per measurement (default 9)\n"
             "  --threads N      the N of the 1-and-N-threads rows (default: online CPUs)\n"
             "  --synthetic N    weights of the synthetic bf16 tensor (default 4194304; 0: none)\n"
@@ -81,6 +84,7 @@ static void data_dispose(bench_data_t *d)
     hl_hlm_close(d->hlm);
     if (d->have_src)
         hl_source_dispose(&d->src);
+    free(d->hlm_src);
     free(d->syn_src);
     free(d->syn_payload);
     free(d->syn_codec);
@@ -170,6 +174,128 @@ static int load_synthetic(bench_data_t *d, uint64_t n, uint64_t seed, hl_error_t
     return zstd19(d->syn_src, 2 * n, &d->zstd_bytes);
 }
 
+/*
+ * Fills the set from the open container: tiles point into the mapping; source bytes point
+ * into the mapped source files (d->src) or, for a .hlm input, into d->hlm_src where every
+ * tile is decoded to its source bytes here (which also checks it).
+ */
+static int add_tensors(bench_data_t *d, const char *path, hl_error_t *err)
+{
+    size_t nt = hl_hlm_n_tensors(d->hlm);
+    uint64_t total = 0, off = 0;
+    d->set.tensors = calloc(nt ? nt : 1, sizeof *d->set.tensors);
+    if (!d->set.tensors)
+        return hl_error_set(err, HL_ENOMEM, "%s", path);
+    if (!d->have_src) {
+        for (size_t i = 0; i < nt; i++)
+            if (!hl_add_ok(total, hl_hlm_tensor(d->hlm, i)->raw_bytes, &total))
+                return hl_error_set(err, HL_EOVERFLOW, "%s: tensor sizes", path);
+        if (!(d->hlm_src = malloc(total ? total : 1)))
+            return hl_error_set(err, HL_ENOMEM, "%s: %llu bytes of tensors", path,
+                                (unsigned long long)total);
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const hl_tensor_t *t = hl_hlm_tensor(d->hlm, i);
+        hl__bench_tensor_t *b = &d->set.tensors[d->set.n_tensors++];
+        b->name = strdup(t->name);
+        b->tiles = calloc(t->n_tiles ? t->n_tiles : 1, sizeof *b->tiles);
+        if (!b->name || !b->tiles)
+            return hl_error_set(err, HL_ENOMEM, "%s", path);
+        b->dtype = t->dtype;
+        b->codec = &t->codec;
+        b->n = t->rows * t->cols;
+        b->raw_bytes = t->raw_bytes;
+        b->stored_bytes = t->stored_bytes;
+        memcpy(b->hist, t->hist, sizeof b->hist);
+        if (d->have_src) {
+            const hl_src_tensor_t *st = NULL;
+            for (size_t j = 0; j < d->src.n_tensors && !st; j++)
+                if (!strcmp(d->src.tensors[j].name, t->name))
+                    st = &d->src.tensors[j];
+            if (!st || st->file >= d->n_maps ||
+                !hl_range_ok(st->offset, t->raw_bytes, d->maps[st->file].size))
+                return hl_error_set(err, HL_EINTERNAL, "%s: tensor %s not found in the source",
+                                    path, t->name);
+            b->src = d->maps[st->file].data + st->offset;
+        }
+        uint8_t *own = NULL; /* where this tensor's source bytes are decoded (.hlm input) */
+        if (!d->have_src) {
+            own = d->hlm_src + off;
+            b->src = own;
+            off += t->raw_bytes;
+        }
+        for (uint32_t k = 0; k < t->n_tiles; k++) {
+            uint64_t row0, nrows, toff;
+            hl_tensor_tile_rows(t, k, &row0, &nrows);
+            if (hl_dtype_bytes(t->dtype, row0 * t->cols, &toff))
+                return hl_error_set(err, HL_EINTERNAL, "%s: tensor %s", path, t->name);
+            b->tiles[k] = (hl__bench_tile_t){hl_hlm_tile_data(d->hlm, t, k), t->tiles[k].length,
+                                             b->src + toff, nrows * t->cols};
+            b->payload_bytes += t->tiles[k].length;
+            if (own) {
+                int rc = hl_tile_decode_bytes(&t->codec, b->tiles[k].payload, b->tiles[k].len,
+                                              b->tiles[k].n, own + toff);
+                if (rc)
+                    return hl_error_set(err, rc, "%s: tensor %s, tile %u: %s", path, t->name, k,
+                                        hl_strerror(rc));
+            }
+        }
+        b->n_tiles = t->n_tiles;
+    }
+    return 0;
+}
+
+/* A .hlm input: open it, and restore its source files into a temporary directory only to
+ * measure them (size and zstd -19), removing them at once. */
+static int load_hlm(bench_data_t *d, const char *path, hl_error_t *err)
+{
+    int rc = hl_hlm_open(path, 0, &d->hlm, err);
+    if (rc)
+        return rc;
+    d->container_bytes = hl_hlm_file_size(d->hlm);
+    snprintf(d->label, sizeof d->label, "%s", path);
+    d->set.label = d->label;
+    char dir[] = "/tmp/huffllm-bench-XXXXXX", file[4096];
+    if (!mkdtemp(dir))
+        return hl_error_set_errno(err, HL_EIO, errno, "temporary directory");
+    hl_restore_opts_t ropts = {0};
+    rc = hl_hlm_restore(d->hlm, NULL, dir, &ropts, err);
+    const json_t *files = json_object_get(json_object_get(hl_hlm_metadata(d->hlm), "source"),
+                                          "files");
+    size_t i;
+    const json_t *f;
+    json_array_foreach(files, i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        if (!name || strchr(name, '/'))
+            continue; /* restore writes plain names only */
+        snprintf(file, sizeof file, "%s/%s", dir, name);
+        hl_mapped_file_t m;
+        if (!rc && !(rc = hl_map_file(&m, file, err))) {
+            uint64_t z;
+            if ((rc = zstd19(m.data, m.size, &z)))
+                hl_error_set(err, rc, "%s: zstd -19 failed", file);
+            d->file_bytes += m.size;
+            d->zstd_bytes += z;
+            hl_unmap_file(&m);
+        }
+        unlink(file);
+    }
+    rmdir(dir);
+    return rc ? rc : add_tensors(d, path, err);
+}
+
+/* .hlm files start with their magic; anything else goes to the importers. */
+static bool is_hlm(const char *path)
+{
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    bool yes = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "HUFFLLM\x1a", 8);
+    fclose(f);
+    return yes;
+}
+
 /* Import, write a temporary .hlm with the default options, open it, map the sources. */
 static int load_model(bench_data_t *d, const char *path, hl_error_t *err)
 {
@@ -208,44 +334,7 @@ static int load_model(bench_data_t *d, const char *path, hl_error_t *err)
         d->zstd_bytes += z;
     }
 
-    size_t nt = hl_hlm_n_tensors(d->hlm);
-    d->set.tensors = calloc(nt ? nt : 1, sizeof *d->set.tensors);
-    if (!d->set.tensors)
-        return hl_error_set(err, HL_ENOMEM, "%s", path);
-    for (size_t i = 0; i < nt; i++) {
-        const hl_tensor_t *t = hl_hlm_tensor(d->hlm, i);
-        const hl_src_tensor_t *st = NULL;
-        for (size_t j = 0; j < d->src.n_tensors && !st; j++)
-            if (!strcmp(d->src.tensors[j].name, t->name))
-                st = &d->src.tensors[j];
-        if (!st || st->file >= d->n_maps ||
-            !hl_range_ok(st->offset, t->raw_bytes, d->maps[st->file].size))
-            return hl_error_set(err, HL_EINTERNAL, "%s: tensor %s not found in the source",
-                                path, t->name);
-        hl__bench_tensor_t *b = &d->set.tensors[d->set.n_tensors++];
-        b->name = strdup(t->name);
-        b->tiles = calloc(t->n_tiles ? t->n_tiles : 1, sizeof *b->tiles);
-        if (!b->name || !b->tiles)
-            return hl_error_set(err, HL_ENOMEM, "%s", path);
-        b->dtype = t->dtype;
-        b->codec = &t->codec;
-        b->n = t->rows * t->cols;
-        b->raw_bytes = t->raw_bytes;
-        b->stored_bytes = t->stored_bytes;
-        memcpy(b->hist, t->hist, sizeof b->hist);
-        b->src = d->maps[st->file].data + st->offset;
-        for (uint32_t k = 0; k < t->n_tiles; k++) {
-            uint64_t row0, nrows, off;
-            hl_tensor_tile_rows(t, k, &row0, &nrows);
-            if (hl_dtype_bytes(t->dtype, row0 * t->cols, &off))
-                return hl_error_set(err, HL_EINTERNAL, "%s: tensor %s", path, t->name);
-            b->tiles[k] = (hl__bench_tile_t){hl_hlm_tile_data(d->hlm, t, k), t->tiles[k].length,
-                                             b->src + off, nrows * t->cols};
-            b->payload_bytes += t->tiles[k].length;
-        }
-        b->n_tiles = t->n_tiles;
-    }
-    return 0;
+    return add_tensors(d, path, err);
 }
 
 /* Bits of the entropy bound of the coding model (RAW dtypes: their size). */
@@ -391,7 +480,9 @@ int hl__bench_codec(int argc, char **argv)
         memset(&d, 0, sizeof d);
         hl_error_t err;
         hl_error_clear(&err);
-        int rc = synthetic ? load_synthetic(&d, syn_n, seed, &err) : load_model(&d, argv[i], &err);
+        int rc = synthetic            ? load_synthetic(&d, syn_n, seed, &err)
+                 : is_hlm(argv[i])    ? load_hlm(&d, argv[i], &err)
+                                      : load_model(&d, argv[i], &err);
         if (!rc) {
             print_section1(&d);
             rc = hl__bench_speed(&d.set, &opts);
