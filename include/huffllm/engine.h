@@ -93,13 +93,19 @@ uint32_t hl_seq_n_ctx(const hl_seq_t *s);
  * its own position) in one batch step: each weight tile is decoded once for all of them.
  * logits[i] (vocab_size floats) receives the next-token logits, or is NULL to skip the
  * classifier for that sequence (prompt tokens before the last).
- * Results are bit-identical to running each sequence alone.
- * @return 0, HL_ERANGE when a sequence is full.
+ * Results are bit-identical to running each sequence alone, and do not depend on the
+ * number of threads or on raw/compressed mode.
+ * @return 0; HL_ERANGE when a sequence is full (nothing is advanced); HL_EINVAL for a token
+ * outside the vocabulary, a sequence of another model or one listed twice; HL_ENOMEM;
+ * HL_EFORMAT when a tile fails to decode (a corrupted file opened without verification;
+ * the sequences' states are then unspecified: reset them).
  */
 int hl_engine_step(hl_engine_t *e, const hl_model_t *m, hl_seq_t *const *seqs,
                    const int32_t *tokens, size_t n, float *const *logits);
 
-/* Feeds a prompt to one sequence; logits of the last token go to `logits` (may be NULL). */
+/* Feeds a prompt to one sequence; logits of the last token go to `logits` (may be NULL).
+ * Up to 64 prompt tokens share each tile decode; the result equals feeding them one by one.
+ * @return as hl_engine_step (HL_ERANGE when the prompt does not fit: nothing is fed). */
 int hl_engine_prefill(hl_engine_t *e, const hl_model_t *m, hl_seq_t *s, const int32_t *tokens,
                       size_t n, float *logits);
 
