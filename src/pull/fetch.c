@@ -16,6 +16,7 @@
 #define CHECKPOINT_INTERVAL 1.0
 #define RECV_BUFFER (256 << 10) /* fewer, larger writes into the partial file */
 #define BACKOFF_CAP 30.0
+#define BUSY_WAIT_MAX 600.0 /* total seconds a manifest GET follows 503 + Retry-After */
 
 static unsigned max_retries(const hl_pull_opts_t *o)
 {
@@ -142,6 +143,7 @@ int hl__fetch_get(hl__fetch_ctx_t *ctx, const char *url, size_t max, char **body
     if (!h)
         return hl_error_set(err, HL_ENOMEM, "%s: cannot create an HTTP handle", url);
     int rc = HL_ENET;
+    double busy_waited = 0; /* seconds spent honouring 503 + Retry-After */
     for (unsigned attempt = 0;; attempt++) {
         membuf_t b = {.max = max};
         char ebuf[CURL_ERROR_SIZE] = "";
@@ -173,6 +175,22 @@ int hl__fetch_get(hl__fetch_ctx_t *ctx, const char *url, size_t max, char **body
         rc = err ? err->code : HL_ENET;
         if (cc == CURLE_OK && !transient)
             break;
+        curl_off_t ra = 0;
+        if (cc == CURLE_OK && status == 503 &&
+            curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0 &&
+            busy_waited < BUSY_WAIT_MAX) {
+            /* The server says when (e.g. while it hashes a large file for its manifest):
+             * such waits do not use up the retries, up to BUSY_WAIT_MAX in all. */
+            double d = HL_MIN((double)ra, BACKOFF_CAP);
+            busy_waited += d;
+            attempt--;
+            hl_log_info("%s: HTTP 503, retrying in %.0f s as the server asks", url, d);
+            if (sleep_cancellable(ctx->opts, d)) {
+                rc = hl_error_set(err, HL_ECANCELED, "%s: cancelled", url);
+                break;
+            }
+            continue;
+        }
         if (attempt >= max_retries(ctx->opts)) {
             hl_error_prefix(err, "gave up after %u attempts", attempt + 1);
             break;

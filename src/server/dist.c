@@ -27,15 +27,27 @@
 #define ETAG_MAX (2 * HL_SHA256_LEN + 16)
 #define BLOB_CACHE_CONTROL "public, max-age=31536000, immutable"
 
-struct hl_dist_model_s {
-    char *id, *path;
-    uint64_t chunk_size;
-    pthread_mutex_t mu; /* guards everything below; held while hashing (one hash at a time) */
-    bool ready;
+/* Which file a cache entry describes: replaced or rewritten files differ in one of these. */
+typedef struct {
     dev_t dev;
     ino_t ino;
     off_t size;
     struct timespec mtime;
+} file_id_t;
+
+struct hl_dist_model_s {
+    char *id, *path; /* immutable after create */
+    pthread_mutex_t mu; /* guards everything below (never held while hashing) */
+    uint64_t chunk_size;
+    /* Hashing runs on its own thread when a request finds the cache stale, so that no
+     * request (and no event loop running MHD) ever waits for a whole-file read. */
+    bool hashing, hasher_live;
+    pthread_t hasher;
+    bool has_failed;       /* the last hashing of file `failed` failed with failed_err */
+    file_id_t failed;
+    hl_error_t failed_err;
+    bool ready;            /* the fields below describe file `cur` */
+    file_id_t cur;
     char etag[ETAG_MAX];          /* "\"sha256:<hex of the whole file>\"" */
     char *manifest;               /* JSON body */
     size_t manifest_len;
@@ -143,6 +155,8 @@ void hl_dist_model_free(hl_dist_model_t *m)
 {
     if (!m)
         return;
+    if (m->hasher_live)
+        pthread_join(m->hasher, NULL); /* a hash in progress finishes first */
     pthread_mutex_destroy(&m->mu);
     free(m->manifest);
     free(m->id);
@@ -163,10 +177,18 @@ int hl_dist_model_set_chunk_size(hl_dist_model_t *m, uint64_t chunk_size)
     return 0;
 }
 
-static bool same_identity(const hl_dist_model_t *m, const struct stat *st)
+static void file_id_of(const struct stat *st, file_id_t *id)
 {
-    return m->ready && m->dev == st->st_dev && m->ino == st->st_ino && m->size == st->st_size &&
-           m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec;
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+}
+
+static bool file_id_eq(const file_id_t *a, const file_id_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
 static void format_etag(char out[ETAG_MAX], const uint8_t digest[HL_SHA256_LEN])
@@ -176,27 +198,35 @@ static void format_etag(char out[ETAG_MAX], const uint8_t digest[HL_SHA256_LEN])
     snprintf(out, ETAG_MAX, "\"sha256:%s\"", hex);
 }
 
-/* Rebuilds the cache for the file now at m->path. Called with m->mu held. */
-static int rebuild(hl_dist_model_t *m, hl_error_t *err)
+/*
+ * Hashes the file now at m->path (slow, m->mu not held) and installs the result, unless the
+ * file is already described or changed while being hashed (HL_EBUSY). *hashed receives the
+ * identity of the file that was hashed.
+ */
+static int rebuild(hl_dist_model_t *m, file_id_t *hashed, hl_error_t *err)
 {
     struct stat before, after;
     if (stat(m->path, &before) != 0)
         return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
                                   m->path);
-    if (same_identity(m, &before))
+    file_id_of(&before, hashed);
+    pthread_mutex_lock(&m->mu);
+    bool current = m->ready && file_id_eq(&m->cur, hashed);
+    uint64_t chunk_size = m->chunk_size;
+    pthread_mutex_unlock(&m->mu);
+    if (current)
         return 0;
     hl_manifest_t man;
-    int rc = hl__dist_build_manifest(m->id, m->path, m->chunk_size, &man, err);
+    int rc = hl__dist_build_manifest(m->id, m->path, chunk_size, &man, err);
     if (rc)
         return rc;
     char *json = NULL;
     size_t len = 0;
     rc = hl_manifest_to_json(&man, &json, &len, err);
-    /* A file replaced while we hashed it: hash again on the next request. */
-    if (!rc && (stat(m->path, &after) != 0 || after.st_ino != before.st_ino ||
-                after.st_size != before.st_size ||
-                after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
-                after.st_mtim.tv_sec != before.st_mtim.tv_sec))
+    file_id_t now = {0};
+    if (!rc && stat(m->path, &after) == 0)
+        file_id_of(&after, &now);
+    if (!rc && !file_id_eq(&now, hashed))
         rc = hl_error_set(err, HL_EBUSY, "%s: the file changed while it was being hashed",
                           m->path);
     if (rc) {
@@ -204,28 +234,82 @@ static int rebuild(hl_dist_model_t *m, hl_error_t *err)
         hl_manifest_dispose(&man);
         return rc;
     }
+    uint8_t md[HL_SHA256_LEN];
+    hl_sha256(json, len, md);
+    char etag[ETAG_MAX];
+    format_etag(etag, man.sha256);
+    pthread_mutex_lock(&m->mu);
     free(m->manifest);
     m->manifest = json;
     m->manifest_len = len;
-    uint8_t md[HL_SHA256_LEN];
-    hl_sha256(json, len, md);
     format_etag(m->manifest_etag, md);
-    format_etag(m->etag, man.sha256);
-    m->dev = before.st_dev;
-    m->ino = before.st_ino;
-    m->size = before.st_size;
-    m->mtime = before.st_mtim;
+    memcpy(m->etag, etag, ETAG_MAX);
+    m->cur = *hashed;
     m->ready = true;
-    hl_log_info("model %s: %s is %llu bytes, sha256 %.*s, %u chunks", m->id, m->path,
-                (unsigned long long)man.size, 2 * HL_SHA256_LEN, m->etag + 8, man.n_chunks);
+    pthread_mutex_unlock(&m->mu);
+    hl_log_info("model %s: %s is %llu bytes, %s, %u chunks", m->id, m->path,
+                (unsigned long long)man.size, etag, man.n_chunks);
     hl_manifest_dispose(&man);
     return 0;
 }
 
 int hl_dist_model_prepare(hl_dist_model_t *m, hl_error_t *err)
 {
+    file_id_t id;
+    return rebuild(m, &id, err);
+}
+
+static void *hasher_main(void *arg)
+{
+    hl_dist_model_t *m = arg;
+    file_id_t id;
+    hl_error_t err;
+    hl_error_clear(&err);
+    int rc = rebuild(m, &id, &err);
+    if (rc && rc != HL_EBUSY)
+        hl_log_error("model %s: cannot serve its file: %s", m->id, hl_error_msg(&err, rc));
     pthread_mutex_lock(&m->mu);
-    int rc = rebuild(m, err);
+    m->hashing = false;
+    m->has_failed = rc != 0 && rc != HL_EBUSY;
+    if (m->has_failed) {
+        m->failed = id;
+        m->failed_err = err;
+        m->failed_err.code = rc;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/*
+ * Makes sure the cache describes the file with identity `id`: 0 when it does; HL_EBUSY
+ * while it is being hashed in the background (started here if needed); the error of the
+ * last hashing when that same file could not be hashed (a corrupt file is not re-read on
+ * every request).
+ */
+static int ensure_current(hl_dist_model_t *m, const file_id_t *id, hl_error_t *err)
+{
+    int rc = HL_EBUSY;
+    pthread_mutex_lock(&m->mu);
+    if (m->ready && file_id_eq(&m->cur, id)) {
+        rc = 0;
+    } else if (m->hashing) {
+        rc = HL_EBUSY;
+    } else if (m->has_failed && file_id_eq(&m->failed, id)) {
+        if (err)
+            *err = m->failed_err;
+        rc = m->failed_err.code;
+    } else {
+        if (m->hasher_live)
+            pthread_join(m->hasher, NULL); /* finished: it cleared `hashing` as it ended */
+        m->hasher_live = false;
+        m->hashing = true;
+        if (pthread_create(&m->hasher, NULL, hasher_main, m) != 0) {
+            m->hashing = false;
+            rc = hl_error_set(err, HL_ENOMEM, "model %s: cannot start a hashing thread", m->id);
+        } else {
+            m->hasher_live = true;
+        }
+    }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -301,10 +385,25 @@ static enum MHD_Result prepare_failed(struct MHD_Connection *conn, const hl_dist
                                     "The model '%s' is configured but its file is not present "
                                     "on this node (yet).",
                                     m->id);
-    if (rc == HL_EBUSY)
-        return hl__dist_queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                    "The file of model '%s' is being replaced; retry.", m->id);
-    hl_log_error("model %s: cannot serve: %s", m->id, hl_error_msg(err, rc));
+    if (rc == HL_EBUSY) {
+        /* Being hashed (first request for this file): the client retries after a moment. */
+        hl_oai_error_t e;
+        hl_oai_error_set(&e, 503, NULL, NULL,
+                         "The file of model '%s' is being hashed for distribution; retry in "
+                         "a few seconds.",
+                         m->id);
+        size_t len = 0;
+        char *body = hl_oai_error_render(&e, &len);
+        struct MHD_Response *r =
+            body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!r) {
+            free(body);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "2");
+        return queue(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+    }
     return hl__dist_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                 "The file of model '%s' cannot be read.", m->id);
 }
@@ -323,37 +422,38 @@ static void blob_headers(struct MHD_Response *r, const char *etag)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, BLOB_CACHE_CONTROL);
 }
 
-/* Opens the model file and makes sure the cache describes exactly that file. */
+/* Opens the model file and checks that the cache describes exactly that file. */
 static int open_current(hl_dist_model_t *m, int *fd_out, char etag[ETAG_MAX], uint64_t *size,
                         hl_error_t *err)
 {
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int fd = open(m->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
-                                      m->path);
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            close(fd);
-            return hl_error_set(err, HL_EIO, "%s: not a regular file", m->path);
-        }
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hl_error_set_errno(err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
+                                  m->path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return hl_error_set(err, HL_EIO, "%s: not a regular file", m->path);
+    }
+    file_id_t id;
+    file_id_of(&st, &id);
+    int rc = ensure_current(m, &id, err);
+    if (rc == 0) {
         pthread_mutex_lock(&m->mu);
-        int rc = same_identity(m, &st) ? 0 : rebuild(m, err);
-        bool ok = rc == 0 && same_identity(m, &st);
-        if (ok) {
+        if (m->ready && file_id_eq(&m->cur, &id)) {
             memcpy(etag, m->etag, ETAG_MAX);
             *size = (uint64_t)st.st_size;
+        } else {
+            rc = HL_EBUSY; /* replaced again in between: let the client retry */
         }
         pthread_mutex_unlock(&m->mu);
-        if (ok) {
-            *fd_out = fd;
-            return 0;
-        }
-        close(fd);
-        if (rc && rc != HL_EBUSY)
-            return rc;
     }
-    return hl_error_set(err, HL_EBUSY, "%s: keeps changing", m->path);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 enum MHD_Result hl_dist_handle_blob(hl_dist_t *d, hl_dist_model_t *m,
@@ -446,19 +546,32 @@ enum MHD_Result hl_dist_handle_manifest(hl_dist_t *d, hl_dist_model_t *m,
     atomic_fetch_add(&d->manifest_requests, 1);
     hl_error_t err;
     hl_error_clear(&err);
-    pthread_mutex_lock(&m->mu);
-    int rc = rebuild(m, &err); /* a stat when the cache is current */
+    struct stat st;
+    file_id_t id;
+    int rc = 0;
+    if (stat(m->path, &st) != 0)
+        rc = hl_error_set_errno(&err, errno == ENOENT ? HL_ENOENT : HL_EIO, errno, "%s",
+                                m->path);
+    else {
+        file_id_of(&st, &id);
+        rc = ensure_current(m, &id, &err);
+    }
     char etag[ETAG_MAX];
     char *body = NULL;
     size_t len = 0;
     if (!rc) {
-        memcpy(etag, m->manifest_etag, ETAG_MAX);
-        len = m->manifest_len;
-        body = malloc(len + 1);
-        if (body)
-            memcpy(body, m->manifest, len);
+        pthread_mutex_lock(&m->mu);
+        if (m->ready && file_id_eq(&m->cur, &id)) {
+            memcpy(etag, m->manifest_etag, ETAG_MAX);
+            len = m->manifest_len;
+            body = malloc(len + 1);
+            if (body)
+                memcpy(body, m->manifest, len);
+        } else {
+            rc = HL_EBUSY;
+        }
+        pthread_mutex_unlock(&m->mu);
     }
-    pthread_mutex_unlock(&m->mu);
     if (rc)
         return prepare_failed(conn, m, rc, &err);
     if (!body)

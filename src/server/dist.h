@@ -9,8 +9,11 @@
  *      configured [model.<id>], one hl_dist_model_t (hl_dist_model_create, cheap: a stat).
  *      Keep the model object next to the model's registry entry; free it when the model is
  *      removed from the config (after in-flight requests on it are done). Call
- *      hl_dist_model_prepare() on a worker thread after loading (it hashes the file once;
- *      if you don't, the first blob/manifest request does it, blocking that MHD thread).
+ *      hl_dist_model_prepare() on a worker thread after loading (it hashes the file once).
+ *      If you don't, or the file is replaced later, the first blob/manifest request starts
+ *      the hashing on a thread of dist's own and is answered 503 + Retry-After: 2 (as are
+ *      the requests until it is done): no handler ever reads a whole file, so running MHD
+ *      under the event loop stays safe.
  *   2. Route, after auth (scope "pull" when keys are configured) and after matching {id}
  *      against the CONFIGURED models only (unknown id -> your 404; never build a path from
  *      the URL):
@@ -110,7 +113,8 @@ int hl_dist_model_set_chunk_size(hl_dist_model_t *m, uint64_t chunk_size);
 /*
  * Hashes the file (whole-file SHA-256 and every chunk's) and builds the manifest, unless
  * already done for the file's current identity. Slow (reads the file): call on a worker
- * thread. @return 0, HL_ENOENT if the file is missing, HL_EIO/HL_EFORMAT with err set.
+ * thread. @return 0, HL_ENOENT if the file is missing, HL_EBUSY if it changed while being
+ * hashed, HL_EIO/HL_EFORMAT with err set. hl_dist_model_free waits for a background hash.
  */
 int hl_dist_model_prepare(hl_dist_model_t *m, hl_error_t *err);
 

@@ -15,6 +15,7 @@ were injected is printed on stderr):
   --flip-offset O  flip one bit of the byte at absolute file offset O when a response covers it
   --stall-after N  stop sending (but keep the socket open) after N body bytes
   --rate BPS       throttle blob bodies to about BPS bytes/s (all responses)
+  --busy N         answer the first N manifest requests 503 + Retry-After: 1
 Binds 127.0.0.1 only; writes the port to --port-file; exits after --lifetime seconds.
 """
 import argparse
@@ -33,6 +34,7 @@ ARGS = None
 LOCK = threading.Lock()
 FAULTS_LEFT = [0]
 INJECTED = [0]
+BUSY_LEFT = [0]
 MANIFESTS = {}
 
 
@@ -41,6 +43,14 @@ def take_fault():
         if FAULTS_LEFT[0] > 0:
             FAULTS_LEFT[0] -= 1
             INJECTED[0] += 1
+            return True
+        return False
+
+
+def take_busy():
+    with LOCK:
+        if BUSY_LEFT[0] > 0:
+            BUSY_LEFT[0] -= 1
             return True
         return False
 
@@ -164,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
         if mid.startswith(".") or not os.path.isfile(path):
             return self.reply(404, b'{"error":{"message":"unknown model"}}')
         man = manifest_for(mid, path)
+        if what == "manifest" and take_busy():
+            return self.reply(503, b'{"error":{"message":"hashing"}}', [("Retry-After", "1")])
         if what == "manifest":
             return self.reply(200, json.dumps(man).encode(),
                               [("Content-Type", "application/json")])
@@ -256,12 +268,15 @@ def main():
     p.add_argument("--stall-after", type=int)
     p.add_argument("--flip-offset", type=int)
     p.add_argument("--rate", type=float, default=0)
+    p.add_argument("--busy", type=int, default=0,
+                   help="answer the first N manifest requests 503 + Retry-After: 1")
     p.add_argument("--lifetime", type=float, default=120)
     p.add_argument("--verbose", action="store_true")
     ARGS = p.parse_args()
     if bool(ARGS.serve) == bool(ARGS.upstream):
         p.error("give exactly one of --serve DIR and --upstream URL")
     FAULTS_LEFT[0] = ARGS.faults
+    BUSY_LEFT[0] = ARGS.busy
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     tmp = ARGS.port_file + ".tmp"

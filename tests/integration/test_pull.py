@@ -125,6 +125,14 @@ def run(tmp):
         check(r.returncode == 0 and sha(out) == want and "chunk 1: bad data" in r.stderr,
               "clients/huffllm_pull.py: verified pull, bad chunk refetched")
 
+    # 1c. 503 + Retry-After on the manifest (a server hashing a new file): followed, and
+    # such waits do not use up the retries.
+    fresh(dst)
+    with Origin(tmp, "--busy", "3") as o:
+        rc, err = pull(o.url, dst, "--retries", "1")
+        check(rc == 0 and sha(out) == want and err.count("as the server asks") == 3,
+              "503 + Retry-After is honoured without using up retries")
+
     # 2. Connections dropped mid-body: retried, right SHA-256.
     fresh(dst)
     with Origin(tmp, "--faults", "4", "--drop-after", "100000") as o:

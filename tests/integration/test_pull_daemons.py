@@ -86,6 +86,18 @@ def get(url, *args):
     return parse_curl(r.stdout)
 
 
+def settled(url, *args):
+    """get() until the answer is not 503: a node hashes a model's file in the background
+    on the first blob/manifest request and says 503 + Retry-After meanwhile."""
+    deadline = time.monotonic() + 60
+    while True:
+        st, h, body = get(url, *args)
+        if st != 503 or time.monotonic() > deadline:
+            return st, h, body
+        check(h.get("retry-after", "").isdigit(), "503 carries Retry-After")
+        time.sleep(0.2)
+
+
 def pull(url, model, dest_dir, *extra, timeout=120):
     r = subprocess.run([HUFFLLM, "pull", url, model, "--dir", dest_dir, "--key", PULL_KEY,
                         "--stall-timeout", "3"] + list(extra),
@@ -146,7 +158,7 @@ def run(tmp):
     auth = ["-H", "Authorization: Bearer " + PULL_KEY]
 
     # --- the blob endpoint with curl ---
-    st, h, body = get(blob, *auth)
+    st, h, body = settled(blob, *auth)
     check(st == 200 and len(body) == size and hashlib.sha256(body).hexdigest() == want,
           "GET blob: 200, the file's bytes")
     etag = h.get("etag", "")
@@ -193,7 +205,7 @@ def run(tmp):
         check(st == 404 and b"root:" not in body, "traversal/unknown %s -> 404" % evil)
 
     # --- manifest ---
-    st, mh, body = get(curl_url + "/v1/models/s260/manifest", *auth)
+    st, mh, body = settled(curl_url + "/v1/models/s260/manifest", *auth)
     man = json.loads(body) if st == 200 else {}
     check(st == 200 and man.get("sha256") == want and man.get("size") == size
           and man.get("chunk_size", 0) > 0 and len(man.get("chunks", [])) >= 1
@@ -251,7 +263,7 @@ def run(tmp):
     g_want = sha(os.path.join(cloud, "g260.hlm"))
     check(os.path.exists(edge_file) and sha(edge_file) == g_want,
           "edge pulled the model with the right SHA-256")
-    st, _, body = get(edge_url + "/v1/models/g260/blob", *adm)
+    st, _, body = settled(edge_url + "/v1/models/g260/blob", *adm)
     check(st == 200 and hashlib.sha256(body).hexdigest() == g_want, "edge serves the blob")
     st, _, body = get(edge_url + "/v1/completions", "-H", "Content-Type: application/json",
                       "-d", '{"model":"g260","prompt":"Once upon a time","max_tokens":8,'

@@ -94,7 +94,7 @@ static int setup(void **state)
 
     if (hl_dist_create(&f->d, &err) || hl_dist_model_create("m", f->path, &f->m, &err) ||
         hl_dist_model_create("gone", f->missing, &f->gone, &err) ||
-        hl_dist_model_set_chunk_size(f->m, CHUNK))
+        hl_dist_model_set_chunk_size(f->m, CHUNK) || hl_dist_model_prepare(f->m, &err))
         return -1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -129,6 +129,7 @@ static int teardown(void **state)
 typedef struct {
     long status;
     char etag[128], content_range[128], content_type[128], cache_control[128], accept[64];
+    char retry_after[32];
     long long content_length;
     uint8_t *body;
     size_t len;
@@ -169,6 +170,7 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
     header_value(p, len, "Content-Type", r->content_type, sizeof(r->content_type));
     header_value(p, len, "Cache-Control", r->cache_control, sizeof(r->cache_control));
     header_value(p, len, "Accept-Ranges", r->accept, sizeof(r->accept));
+    header_value(p, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
     header_value(p, len, "Content-Length", cl, sizeof(cl));
     if (*cl)
         r->content_length = atoll(cl);
@@ -205,6 +207,22 @@ static resp_t req(fx_t *f, const char *method, const char *path, ...)
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(hs);
     curl_easy_cleanup(h);
+    return r;
+}
+
+/* HEAD until the answer is not 503 (the file being hashed in the background), <= 20 s. */
+static resp_t head_settled(fx_t *f, const char *path, int *n503)
+{
+    resp_t r;
+    *n503 = 0;
+    for (int i = 0; i < 400; i++) {
+        r = req(f, "HEAD", path, NULL);
+        if (r.status != 503)
+            break;
+        assert_string_equal(r.retry_after, "2");
+        (*n503)++;
+        usleep(50000);
+    }
     return r;
 }
 
@@ -423,7 +441,11 @@ static void test_replaced_file(void **state)
     assert_int_equal(hl_hlm_write(&src, tmp, &wo, &err), 0);
     hl_source_dispose(&src);
     assert_int_equal(rename(tmp, f->path), 0);
-    resp_t r = req(f, "HEAD", "/v1/models/m/blob", NULL);
+    /* The first request finds the cache stale: 503 + Retry-After while it is re-hashed in
+     * the background (no request ever waits for a whole-file read), then the new ETag. */
+    int n503;
+    resp_t r = head_settled(f, "/v1/models/m/blob", &n503);
+    assert_true(n503 >= 1);
     assert_int_equal(r.status, 200);
     assert_string_not_equal(r.etag, f->etag);
     assert_int_not_equal(r.content_length, (long long)f->size);
@@ -433,7 +455,9 @@ static void test_replaced_file(void **state)
     assert_int_equal(fwrite(f->data, 1, f->size / 2, fp), f->size / 2);
     fclose(fp);
     assert_int_equal(rename(tmp, f->path), 0);
-    r = req(f, "HEAD", "/v1/models/m/blob", NULL);
+    r = head_settled(f, "/v1/models/m/blob", &n503);
+    assert_int_equal(r.status, 500);
+    r = req(f, "HEAD", "/v1/models/m/blob", NULL); /* remembered: not re-hashed */
     assert_int_equal(r.status, 500);
 }
 
