@@ -67,8 +67,10 @@ roundtrip() { # roundtrip NAME SRC [compress options...]; files restored into $T
     "$H" inspect "$T/$name.hlm" >"$T/inspect" || fail "inspect $name.hlm"
     grep -q "^total: " "$T/inspect" || fail "inspect $name.hlm has no totals"
     "$H" inspect --json "$T/$name.hlm" >"$T/inspect.json" || fail "inspect --json $name.hlm"
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["tensors"] and d["totals"]["stored_over_bound"] > 0' \
-        "$T/inspect.json" || fail "inspect --json $name.hlm is not the expected JSON"
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["tensors"] and d["totals"]["stored_over_bound"] > 0' "$T/inspect.json" ||
+        fail "inspect --json $name.hlm is not the expected JSON"
     ok
 }
 
@@ -86,25 +88,19 @@ for f in "$M/stories260K-gguf-v1/tinyllamas-stories-260k-f32.gguf" "$M"/gguf/*.g
 done
 
 # A Hugging Face directory is restored as a directory with every companion file.
-# (Until the safetensors importer lands, hl_import says so; anything else is a failure.)
-if ! "$H" compress -q "$M/tinystories-656K-hf" -o "$T/hf-probe.hlm" 2>"$T/err" &&
-    grep -q "safetensors import is not built yet" "$T/err"; then
-    echo "test_cli: NOTE: Hugging Face directory skipped: $(cat "$T/err")"
-else
-    roundtrip hf "$M/tinystories-656K-hf"
-    "$H" decompress -q "$T/hf.hlm" || fail "decompress hf.hlm"
-    for f in model.safetensors config.json tokenizer.json tokenizer_config.json \
-        generation_config.json; do
-        same "$M/tinystories-656K-hf/$f" "$T/tinystories-656K-hf/$f"
-    done
-    for f in "$M"/tinystories-656K-hf/*; do # every file of the directory comes back
-        same "$f" "$T/tinystories-656K-hf/$(basename "$f")"
-    done
-    [ "$(ls "$T/tinystories-656K-hf" | wc -l)" = "$(ls "$M/tinystories-656K-hf" | wc -l)" ] ||
-        fail "decompress hf.hlm wrote extra files: $(ls "$T/tinystories-656K-hf")"
-    "$H" decompress -q "$T/hf.hlm" -o "$T/hf-elsewhere" || fail "decompress hf.hlm -o DIR"
-    same "$M/tinystories-656K-hf/model.safetensors" "$T/hf-elsewhere/model.safetensors"
-fi
+roundtrip hf "$M/tinystories-656K-hf"
+"$H" decompress -q "$T/hf.hlm" || fail "decompress hf.hlm"
+for f in model.safetensors config.json tokenizer.json tokenizer_config.json \
+    generation_config.json; do
+    same "$M/tinystories-656K-hf/$f" "$T/tinystories-656K-hf/$f"
+done
+for f in "$M"/tinystories-656K-hf/*; do # every file of the directory comes back
+    same "$f" "$T/tinystories-656K-hf/$(basename "$f")"
+done
+[ "$(ls "$T/tinystories-656K-hf" | wc -l)" = "$(ls "$M/tinystories-656K-hf" | wc -l)" ] ||
+    fail "decompress hf.hlm wrote extra files: $(ls "$T/tinystories-656K-hf")"
+"$H" decompress -q "$T/hf.hlm" -o "$T/hf-elsewhere" || fail "decompress hf.hlm -o DIR"
+same "$M/tinystories-656K-hf/model.safetensors" "$T/hf-elsewhere/model.safetensors"
 
 # --raw stores everything verbatim and still round-trips; default output name in the cwd.
 mkdir "$T/cwd"
@@ -164,8 +160,9 @@ expect_fail 1 "flip2.hlm: " "$H" verify "$T/bad/flip2.hlm"
 # A full disk (file size limit): clean error, no partial output, for both directions.
 mkdir "$T/full"
 for kb in 1 64 300; do
+    big="$M/gguf/stories260K-F32.gguf"
     expect_fail 1 "full/x.hlm: write failed" \
-        bash -c "ulimit -f $kb; exec \"$H\" compress -q \"$M/gguf/stories260K-F32.gguf\" -o \"$T/full/x.hlm\""
+        bash -c "ulimit -f $kb; exec \"$H\" compress -q \"$big\" -o \"$T/full/x.hlm\""
     no_leftovers "$T/full"
     expect_fail 1 "write failed" \
         bash -c "ulimit -f $kb; exec \"$H\" decompress -q \"$T/llama2c.hlm\" -o \"$T/full/m.bin\""
