@@ -369,11 +369,19 @@ def run_nginx(tmp, cloud_url, edge_url, want, dst):
     check(st == 403, "cached blob refused to an inference-only key (%d)" % st)
     st, _, _ = get(base + "/v1/models/nope/blob", "-I", "-H", "Authorization: Bearer " + PULL_KEY)
     check(st == 404, "unknown model through nginx -> 404 (%d)" % st)
+    def models_requests(url):
+        st, _, body = get(url + "/metrics", "-H", "Authorization: Bearer " + ADMIN_KEY)
+        return sum(int(float(v)) for v in re.findall(
+            rb'huffllm_http_requests_total\{endpoint="/v1/models",status="200"\} (\S+)', body))
+    before = [models_requests(u) for u in (cloud_url, edge_url)]
     seen = set()
-    for _ in range(4):
-        st, h, body = get(base + "/health")
+    for _ in range(6):
+        st, h, body = get(base + "/v1/models", "-H", "Authorization: Bearer " + USER_KEY)
         seen.add(st)
-    check(seen == {200}, "inference routes are balanced through nginx (health %s)" % seen)
+    after = [models_requests(u) for u in (cloud_url, edge_url)]
+    check(seen == {200} and all(a > b for a, b in zip(after, before)),
+          "inference routes are balanced over both daemons through nginx (%s -> %s)"
+          % (before, after))
     os.unlink(os.path.join(dst, "s260.hlm"))
 
 
