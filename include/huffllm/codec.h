@@ -151,9 +151,10 @@ uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems);
 
 /*
  * Encodes n_elems elements (source bytes `src`, in the source dtype's layout) into `dst`.
- * The payload is self-delimiting given n_elems and the tensor codec. A HUF payload ends with
- * 8 bytes of padding so decoders may read whole 64-bit words; a RAW payload is exactly the
- * source bytes. The decoders require `len` to be exactly the *out_len returned here.
+ * The payload is self-delimiting given n_elems and the tensor codec. In a HUF payload at
+ * least 8 bytes follow the last bit stream (the verbatim bytes, zero-padded to 8 when fewer)
+ * so decoders may read whole 64-bit words; a RAW payload is exactly the source bytes.
+ * The decoders require `len` to be exactly the *out_len returned here.
  * @return 0, HL_ERANGE if dst_cap is too small, HL_EINVAL.
  */
 int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elems, void *dst,

@@ -11,8 +11,14 @@
 #include "huffllm/codec.h"
 
 /* Tile payload layout (see tile_encode.c for the full picture). */
-#define HL__TILE_LEN_FIELD 4 /* bytes per stream length in the tile header */
-#define HL__TILE_PAD 8       /* zero bytes after the verbatim bytes */
+#define HL__TILE_LEN_MAX 5 /* bytes of a stream length (LEB128 of a value < 2^32) */
+#define HL__TILE_TAIL 8    /* bytes that must follow the last stream: verbatim + padding */
+
+/* Zero padding after v verbatim bytes, so that HL__TILE_TAIL bytes follow the last stream. */
+static inline uint64_t hl__tile_pad(uint64_t v)
+{
+    return v >= HL__TILE_TAIL ? 0 : HL__TILE_TAIL - v;
+}
 #define HL__TABLE_MASK ((1u << HL_HUF_MAX_BITS) - 1)
 
 /* Decoder table, per 12-bit window w: entry[w] holds up to 4 symbols decoded by one lookup

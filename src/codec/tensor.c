@@ -26,8 +26,8 @@ static void set_raw(hl_tensor_codec_t *tc, hl_dtype_t t, uint32_t n_streams)
 
 /*
  * The rule: HUF unless it would save less than 1% of the tensor's raw bytes, counting the
- * coded symbol bits, the 128-byte table, and per tile (one per 16384 elements) the stream
- * length header, byte rounding of each stream and the 8 padding bytes. Near-uniform symbols
+ * coded symbol bits, the 128-byte table, and per tile (one per 16384 elements) about 3
+ * bytes per stream (its length and byte rounding) and 8 bytes of padding (an upper bound). Near-uniform symbols
  * (random or already-compressed data, int8 values spread over the whole range) and tiny
  * tensors therefore stay RAW: a gain below 1% does not pay for a decode pass over them.
  */
@@ -57,7 +57,7 @@ int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t his
         return HL_EOVERFLOW;
     uint64_t tiles = n / HL__RULE_TILE_ELEMS + 1;
     double huf_sym_bytes = (double)coded_bits / 8 + HL_HUF_TABLE_BYTES +
-                           (double)tiles * ((HL__TILE_LEN_FIELD + 1) * n_streams + HL__TILE_PAD);
+                           (double)tiles * (3.0 * n_streams + HL__TILE_TAIL);
     double saving = (double)n - huf_sym_bytes;
     if (saving < 0.01 * (double)raw_bytes)
         return 0;

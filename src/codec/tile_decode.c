@@ -14,7 +14,9 @@
  *     rebuilds the elements in place (model.c): no workspace, no allocation.
  *
  * Why it is memory-safe on any payload:
- *   - the header is checked first: 4S + sum L + V + 8 must equal len exactly (checked sums);
+ *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
+ *     payload, and leave room for the verbatim bytes and padding (checked sums); the last
+ *     stream takes what remains, so the payload's length is validated with it;
  *   - a refill loads 8 bytes at min(pos, end of stream): since every stream end is followed
  *     by at least 8 bytes of the payload (later streams, verbatim bytes, padding), no load
  *     leaves payload[0..len). Clamping only changes bits beyond the stream's end, which a
@@ -127,20 +129,38 @@ static int decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, u
 {
     const hl_huf_dtable_t *dt = &tc->dtable;
     uint32_t ns = tc->n_streams;
-    uint64_t v, off = (uint64_t)HL__TILE_LEN_FIELD * ns, total;
+    uint64_t v, off = 0, sum = 0;
     if (ns < 1 || ns > HL_TILE_MAX_STREAMS || hl__verbatim_bytes(tc->dtype, n, &v))
         return HL_EFORMAT;
-    if (len < off)
-        return HL_EFORMAT;
-    hl__bits_t st[HL_TILE_MAX_STREAMS];
-    total = off;
-    for (uint32_t s = 0; s < ns; s++) {
-        st[s].start = total;
-        total += hl__load_le32(payload + HL__TILE_LEN_FIELD * s); /* <= 16 x 2^32: no overflow */
-        st[s].end = total;
+    uint32_t lens[HL_TILE_MAX_STREAMS];
+    for (uint32_t s = 0; s + 1 < ns; s++) { /* LEB128, < 2^32 each */
+        uint64_t x = 0;
+        for (unsigned k = 0;; k++) {
+            if (off >= len || k == HL__TILE_LEN_MAX)
+                return HL_EFORMAT;
+            uint8_t b = payload[off++];
+            if (k > 0 && b == 0)
+                return HL_EFORMAT; /* not the shortest form: one payload, one encoding */
+            x |= (uint64_t)(b & 0x7fu) << (7 * k);
+            if (!(b & 0x80u))
+                break;
+        }
+        if (x > UINT32_MAX)
+            return HL_EFORMAT;
+        lens[s] = (uint32_t)x;
+        sum += x; /* <= 15 x 2^32: no overflow */
     }
-    if (!hl_add_ok(total, v, &total) || !hl_add_ok(total, HL__TILE_PAD, &total) || total != len)
+    uint64_t fixed, pad = hl__tile_pad(v);
+    if (!hl_add_ok(off, sum, &fixed) || !hl_add_ok(fixed, v, &fixed) ||
+        !hl_add_ok(fixed, pad, &fixed) || fixed > len || len - fixed > UINT32_MAX)
         return HL_EFORMAT;
+    lens[ns - 1] = (uint32_t)(len - fixed);
+    hl__bits_t st[HL_TILE_MAX_STREAMS];
+    for (uint32_t s = 0; s < ns; s++) {
+        st[s].start = off;
+        off += lens[s];
+        st[s].end = off;
+    }
     /* Only now is n known to be bounded by the payload (v >= n / 16). */
     for (uint32_t s = 0; s < ns; s++) {
         st[s].buf = 0;
@@ -149,7 +169,7 @@ static int decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, u
         st[s].out = sym + hl__seg_start(n, ns, s);
         st[s].out_end = sym + hl__seg_start(n, ns, s + 1);
     }
-    *verb = payload + len - HL__TILE_PAD - v;
+    *verb = payload + off;
 
     if (dt->single_symbol) { /* streams carry no bits */
         for (uint32_t s = 0; s < ns; s++)

@@ -1,16 +1,17 @@
 /*
  * Tile encoder.
  *
- * Tile payload layout (HL_CODEC_HUF), for n elements and S = tc->n_streams streams; all
- * integers little-endian:
+ * Tile payload layout (HL_CODEC_HUF), for n elements and S = tc->n_streams streams:
  *
- *   offset                 bytes          content
- *   0                      4 x S          byte length L[s] of bit stream s (uint32)
- *   4S                     L[0]           bit stream 0
- *   4S + L[0]              L[1]           bit stream 1 ... (back to back, no alignment)
- *   4S + sum L             V              verbatim bytes of the n elements (model.c)
- *   4S + sum L + V         8              zero padding
- *   total = 4S + sum L + V + 8, exactly (the decoder rejects any other length)
+ *   bytes        content
+ *   H            byte lengths L[0..S-2] of streams 0..S-2, LEB128 (7 bits per byte, low
+ *                groups first, high bit = more bytes follow; each < 2^32, at most 5 bytes)
+ *   L[0]         bit stream 0
+ *   L[1]         bit stream 1 ... up to stream S-1 (back to back, no alignment)
+ *   V            verbatim bytes of the n elements (model.c)
+ *   P            zero padding, P = max(0, 8 - V): at least 8 bytes follow the last stream
+ *   L[S-1] is not stored: it is len - H - sum(L[0..S-2]) - V - P (the decoder rejects a
+ *   negative one), so the payload's length is part of its validation.
  *
  * Symbols: element i's symbol belongs to segment s when hl__seg_start(n, S, s) <= i <
  * hl__seg_start(n, S, s + 1) (segments differ in length by at most one). Segment s is coded
@@ -18,11 +19,12 @@
  * each code's first bit first (codes are canonical, stored bit-reversed in the ctable); the
  * last byte is zero-filled. With a single-symbol table every stream is empty (L[s] = 0).
  *
- * Why this shape: the 8 bytes of padding after the last stream (and the bytes of the
- * following streams and verbatim section after the others) let the decoder refill its
- * 64-bit bit container with one unaligned 8-byte load at any position inside a stream, with
- * no bounds check (tile_decode.c); S independent streams give it S dependency chains to
- * interleave; the verbatim bytes are contiguous, read once in the rebuild pass.
+ * Why this shape: the 8 bytes after the last stream (verbatim bytes, or padding when there
+ * are fewer) and the bytes of the following streams after the others let the decoder refill
+ * its 64-bit bit container with one unaligned 8-byte load at any position inside a stream,
+ * with no bounds check (tile_decode.c); S independent streams give it S dependency chains to
+ * interleave; the verbatim bytes are contiguous, read once in the rebuild pass; the header
+ * costs a few bytes per tile (a 16384-weight bf16 tile: 6 of ~21700).
  *
  * A RAW payload is exactly the source bytes.
  */
@@ -40,10 +42,21 @@ uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems)
         return hl_dtype_bytes(tc->dtype, n_elems, &r) ? UINT64_MAX : r;
     if (hl__verbatim_bytes(tc->dtype, n_elems, &v) || !hl_mul_ok(n_elems, HL_HUF_MAX_BITS, &bits))
         return UINT64_MAX;
-    hdr = (uint64_t)(HL__TILE_LEN_FIELD + 1) * tc->n_streams + HL__TILE_PAD;
+    /* lengths, byte rounding of each stream, padding */
+    hdr = (uint64_t)(HL__TILE_LEN_MAX + 1) * tc->n_streams + HL__TILE_TAIL;
     if (!hl_add_ok(bits / 8 + 1, v, &r) || !hl_add_ok(r, hdr, &r))
         return UINT64_MAX;
     return r;
+}
+
+static unsigned leb128_size(uint32_t x)
+{
+    unsigned n = 1;
+    while (x >= 0x80u) {
+        x >>= 7;
+        n++;
+    }
+    return n;
 }
 
 /* Bits of segment [a, b), or UINT64_MAX if a symbol has no code. */
@@ -116,7 +129,7 @@ int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elem
 
     /* Pass 1: exact stream sizes, so the layout is known and checked before any write. */
     uint32_t len[HL_TILE_MAX_STREAMS];
-    uint64_t total = (uint64_t)HL__TILE_LEN_FIELD * ns;
+    uint64_t total = 0;
     for (uint32_t s = 0; s < ns; s++) {
         uint64_t bits = segment_bits(tc, src, hl__seg_start(n_elems, ns, s),
                                      hl__seg_start(n_elems, ns, s + 1));
@@ -126,22 +139,30 @@ int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elem
             return HL_EINVAL; /* tile too large for the 32-bit stream lengths */
         len[s] = (uint32_t)((bits + 7) / 8);
         total += len[s];
+        if (s + 1 < ns)
+            total += leb128_size(len[s]);
     }
-    if (!hl_add_ok(total, v, &total) || !hl_add_ok(total, HL__TILE_PAD, &total))
+    uint64_t pad = hl__tile_pad(v);
+    if (!hl_add_ok(total, v, &total) || !hl_add_ok(total, pad, &total))
         return HL_EINVAL;
     if (total > dst_cap)
         return HL_ERANGE;
 
     /* Pass 2: header, streams, verbatim bytes, padding. */
-    uint64_t off = (uint64_t)HL__TILE_LEN_FIELD * ns;
+    uint64_t off = 0;
+    for (uint32_t s = 0; s + 1 < ns; s++)
+        for (uint32_t x = len[s];; x >>= 7) {
+            out[off++] = (uint8_t)((x & 0x7fu) | (x >= 0x80u ? 0x80u : 0));
+            if (x < 0x80u)
+                break;
+        }
     for (uint32_t s = 0; s < ns; s++) {
-        hl__store_le32(out + HL__TILE_LEN_FIELD * s, len[s]);
         segment_write(tc, src, hl__seg_start(n_elems, ns, s), hl__seg_start(n_elems, ns, s + 1),
                       out + off);
         off += len[s];
     }
     hl__verbatim_extract(tc->dtype, src, n_elems, out + off);
-    memset(out + off + v, 0, HL__TILE_PAD);
+    memset(out + off + v, 0, pad);
     *out_len = total;
     return 0;
 }

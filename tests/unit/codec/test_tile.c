@@ -154,7 +154,7 @@ static void test_single_symbol(void **state)
     assert_int_equal(tc->codec, HL_CODEC_HUF);
     assert_int_equal(tc->dtable.single_symbol, 1);
     uint64_t len = roundtrip(tc, src, n);
-    assert_int_equal(len, 4 * 4 + n + 8); /* header + verbatim + padding: no stream bytes */
+    assert_int_equal(len, 3 + n); /* 3 one-byte zero lengths + verbatim: no stream bytes */
     /* A symbol outside the table cannot be encoded. */
     src[1] ^= 0x40;
     uint8_t out[4096];
@@ -261,6 +261,33 @@ static void test_encode_capacity(void **state)
     free(dst);
 }
 
+/* The tile header: LEB128 lengths of streams 0..ns-2 (see tile_encode.c). */
+static uint64_t put_header(uint8_t *p, const uint32_t *lens, uint32_t ns)
+{
+    uint64_t off = 0;
+    for (uint32_t s = 0; s + 1 < ns; s++)
+        for (uint32_t x = lens[s];; x >>= 7) {
+            p[off++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+            if (x < 0x80)
+                break;
+        }
+    return off;
+}
+
+static uint64_t get_header(const uint8_t *p, uint32_t ns, uint32_t *lens)
+{
+    uint64_t off = 0;
+    for (uint32_t s = 0; s + 1 < ns; s++) {
+        lens[s] = 0;
+        for (unsigned k = 0;; k++) {
+            lens[s] |= (uint32_t)(p[off] & 0x7f) << (7 * k);
+            if (!(p[off++] & 0x80))
+                break;
+        }
+    }
+    return off;
+}
+
 /* Decodes a corrupted payload from an exactly-sized buffer into exactly-sized outputs.
  * @return the decoder's status (both decoders must agree). */
 static int decode_corrupt(const hl_tensor_codec_t *tc, const uint8_t *p, uint64_t len,
@@ -296,16 +323,18 @@ static void test_corrupted_payloads(void **state)
     assert_non_null(p);
     assert_non_null(q);
     assert_int_equal(hl_tile_encode(tc, src, n, p, bound, &len), 0);
-    uint64_t streams_end = len - 8 - n; /* header + streams */
+    uint32_t lens[4];
+    uint64_t hdr = get_header(p, 4, lens);
+    uint64_t streams_end = len - n; /* header + streams (n >= 8 verbatim bytes: no padding) */
 
     /* Single bit flips: in the header always detected; in the streams mostly; in verbatim
-     * bytes or padding they decode (the container's CRC catches those). */
+     * bytes they decode (the container's CRC catches those). */
     unsigned detected = 0, flips = 0;
-    for (uint64_t bit = 0; bit < 8 * streams_end; bit += bit < 8 * 16 ? 1 : 11) {
+    for (uint64_t bit = 0; bit < 8 * streams_end; bit += bit < 8 * hdr ? 1 : 11) {
         memcpy(q, p, len);
         q[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         int rc = decode_corrupt(tc, q, len, n);
-        if (bit < 8 * 16)
+        if (bit < 8 * hdr)
             assert_int_equal(rc, HL_EFORMAT);
         detected += rc != 0;
         flips++;
@@ -314,7 +343,7 @@ static void test_corrupted_payloads(void **state)
      * number of bytes and decode (to wrong values): the per-tile CRC of the container is
      * what detects those. Here they must only be safe. */
     print_message("single bit flips in header+streams: %u of %u detected\n", detected, flips);
-    assert_true(detected >= 8 * 16);
+    assert_true(detected >= 8 * hdr);
     /* Bursts of random flips anywhere. */
     for (int trial = 0; trial < 150; trial++) {
         memcpy(q, p, len);
@@ -334,16 +363,15 @@ static void test_corrupted_payloads(void **state)
     static const uint64_t wrong[] = {0, 1, 4999, 5001, 10000};
     for (unsigned k = 0; k < HL_ARRAY_SIZE(wrong); k++)
         assert_int_equal(decode_corrupt(tc, p, len, wrong[k]), HL_EFORMAT);
-    /* Stream lengths that add up but are moved between streams: never crash. */
+    /* Stream lengths that add up but are moved between streams: refused. */
     for (int trial = 0; trial < 200; trial++) {
-        memcpy(q, p, len);
-        uint32_t l0 = hl_load_le32(q), l1 = hl_load_le32(q + 4);
-        uint32_t d = (uint32_t)(tu_rand(&seed) % (l0 + 1));
-        hl_store_le32(q, l0 - d);
-        hl_store_le32(q + 4, l1 + d);
-        int rc = decode_corrupt(tc, q, len, n);
-        if (d)
-            assert_int_equal(rc, HL_EFORMAT);
+        uint32_t moved[4] = {lens[0], lens[1], lens[2], 0};
+        uint32_t d = 1 + (uint32_t)(tu_rand(&seed) % lens[0]);
+        moved[0] -= d;
+        moved[1 + trial % 2] += d;
+        uint64_t h = put_header(q, moved, 4);
+        memcpy(q + h, p + hdr, len - hdr);
+        assert_int_equal(decode_corrupt(tc, q, h + len - hdr, n), HL_EFORMAT);
     }
     /* Random garbage with a consistent header: stream bytes are noise. */
     for (int trial = 0; trial < 200; trial++) {
@@ -351,28 +379,38 @@ static void test_corrupted_payloads(void **state)
         uint32_t l[4];
         for (int s = 0; s < 4; s++)
             sum += l[s] = (uint32_t)(tu_rand(&seed) % 200);
-        uint64_t glen = 16 + sum + v + 8;
-        for (uint64_t i = 0; i < glen; i++)
+        uint64_t h = put_header(q, l, 4), glen = h + sum + v + (v < 8 ? 8 - v : 0);
+        for (uint64_t i = h; i < glen; i++)
             q[i] = (uint8_t)tu_rand(&seed);
-        for (int s = 0; s < 4; s++)
-            hl_store_le32(q + 4 * s, l[s]);
         decode_corrupt(tc, q, glen, m);
     }
-    /* Header lengths near 2^32 must not overflow the sum. */
-    memcpy(q, p, len);
-    for (int s = 0; s < 4; s++)
-        hl_store_le32(q + 4 * s, 0xffffffffu);
-    assert_int_equal(decode_corrupt(tc, q, len, n), HL_EFORMAT);
+    /* Lengths near 2^32, over-long and non-minimal LEB128 must not pass or overflow. */
+    static const uint8_t bad_headers[][6] = {
+        {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}, /* 2^32 - 1, then 0 */
+        {0xff, 0xff, 0xff, 0xff, 0x1f, 0x00}, /* 2^33 - 1: too large */
+        {0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, /* 6 bytes: too long */
+        {0x85, 0x00, 0x01, 0x01, 0x00, 0x00}, /* 5 written as 2 bytes */
+    };
+    for (unsigned k = 0; k < HL_ARRAY_SIZE(bad_headers); k++) {
+        memcpy(q, p, len);
+        memcpy(q, bad_headers[k], 6);
+        assert_int_equal(decode_corrupt(tc, q, len, n), HL_EFORMAT);
+    }
     /* Single-symbol codec with bytes in its streams. */
     hl_tensor_codec_t single;
     uint8_t table[HL_HUF_TABLE_BYTES] = {0};
     table[0x3c] = 0x10; /* symbol 0x79, length 1 */
     assert_int_equal(hl_tensor_codec_load(&single, HL_DTYPE_BF16, HL_CODEC_HUF, 4, table), 0);
-    memset(q, 0, 16 + 1 + 10 + 8);
-    hl_store_le32(q, 1);
-    assert_int_equal(decode_corrupt(&single, q, 16 + 1 + 10 + 8, 10), HL_EFORMAT);
-    hl_store_le32(q, 0);
-    assert_int_equal(decode_corrupt(&single, q, 16 + 10 + 8, 10), 0);
+    memset(q, 0, 3 + 1 + 10);
+    q[0] = 1; /* stream 0 has a byte */
+    assert_int_equal(decode_corrupt(&single, q, 3 + 1 + 10, 10), HL_EFORMAT);
+    q[0] = 0; /* the last stream has a byte */
+    assert_int_equal(decode_corrupt(&single, q, 3 + 1 + 10, 10), HL_EFORMAT);
+    assert_int_equal(decode_corrupt(&single, q, 3 + 10, 10), 0);
+    /* 2 elements: 2 verbatim bytes and 6 of padding, no fewer, no more. */
+    assert_int_equal(decode_corrupt(&single, q, 3 + 2 + 6, 2), 0);
+    assert_int_equal(decode_corrupt(&single, q, 3 + 2 + 5, 2), HL_EFORMAT);
+    assert_int_equal(decode_corrupt(&single, q, 3 + 2 + 7, 2), HL_EFORMAT);
     /* RAW tiles: wrong length refused. */
     hl_tensor_codec_t raw;
     assert_int_equal(hl_tensor_codec_load(&raw, HL_DTYPE_BF16, HL_CODEC_RAW, 1, NULL), 0);
@@ -412,13 +450,11 @@ static void test_random_garbage(void **state)
             n = n / 32 * 32;
         v = t == HL_DTYPE_F32 ? 3 * n : t == HL_DTYPE_Q8_0 ? n / 16 : n;
         uint64_t sum = 0;
-        for (uint32_t s = 0; s < ns; s++) {
-            uint32_t ls = (uint32_t)(tu_rand(&seed) % 400);
-            hl_store_le32(q + 4 * s, ls);
-            sum += ls;
-        }
-        uint64_t len = 4 * ns + sum + v + 8;
-        for (uint64_t i = 4 * ns; i < len; i++)
+        uint32_t ls[HL_TILE_MAX_STREAMS];
+        for (uint32_t s = 0; s < ns; s++)
+            sum += ls[s] = (uint32_t)(tu_rand(&seed) % 400);
+        uint64_t h = put_header(q, ls, ns), len = h + sum + v + (v < 8 ? 8 - v : 0);
+        for (uint64_t i = h; i < len; i++)
             q[i] = (uint8_t)tu_rand(&seed);
         decode_corrupt(tc, q, len, n);
         free(tc);
