@@ -30,8 +30,8 @@ extern "C" {
 /* Bounds accepted by the parser (a manifest comes from the network). */
 #define HL_MANIFEST_MIN_CHUNK (4u << 10)
 #define HL_MANIFEST_MAX_CHUNK (1u << 30)
-#define HL_MANIFEST_MAX_CHUNKS (1u << 22)
-#define HL_MANIFEST_MAX_BYTES (64u << 20) /* largest manifest body a client accepts */
+#define HL_MANIFEST_MAX_CHUNKS (1u << 20) /* 4 TiB in 4 MiB chunks */
+#define HL_MANIFEST_MAX_BYTES (96u << 20) /* largest manifest body a client accepts */
 
 typedef struct {
     char *architecture; /* may be NULL */

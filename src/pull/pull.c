@@ -178,8 +178,10 @@ static void release_lock(pull_t *p)
     p->lock_fd = -1;
 }
 
-/* SHA-256 of a whole open file, read sequentially. */
-static int hash_fd(int fd, const char *path, uint8_t out[HL_SHA256_LEN], hl_error_t *err)
+/* SHA-256 of bytes [off, off+len) of an open file, read in 1 MiB pieces (a chunk size
+ * comes from the network: it never sizes an allocation). HL_EIO on a short file. */
+static int hash_range(int fd, const char *path, uint64_t off, uint64_t len,
+                      uint8_t out[HL_SHA256_LEN], hl_error_t *err)
 {
     size_t bufsz = 1u << 20;
     uint8_t *buf = malloc(bufsz);
@@ -189,24 +191,33 @@ static int hash_fd(int fd, const char *path, uint8_t out[HL_SHA256_LEN], hl_erro
         rc = hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
         goto out;
     }
-    for (off_t off = 0;;) {
-        ssize_t n = pread(fd, buf, bufsz, off);
+    for (uint64_t done = 0; done < len;) {
+        ssize_t n = pread(fd, buf, (size_t)HL_MIN((uint64_t)bufsz, len - done),
+                          (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            rc = hl_error_set_errno(err, HL_EIO, errno, "%s: read", path);
+        if (n <= 0) {
+            rc = n < 0 ? hl_error_set_errno(err, HL_EIO, errno, "%s: read", path)
+                       : hl_error_set(err, HL_EIO, "%s: shorter than expected", path);
             goto out;
         }
-        if (n == 0)
-            break;
         hl_sha256_update(s, buf, (size_t)n);
-        off += n;
+        done += (uint64_t)n;
     }
     hl_sha256_final(s, out);
 out:
     free(buf);
     hl_sha256_free(s);
     return rc;
+}
+
+/* SHA-256 of a whole open file. */
+static int hash_fd(int fd, const char *path, uint8_t out[HL_SHA256_LEN], hl_error_t *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return hl_error_set_errno(err, HL_EIO, errno, "%s: stat", path);
+    return hash_range(fd, path, 0, (uint64_t)st.st_size, out, err);
 }
 
 /* true when `path` exists, has the manifest's size and SHA-256. */
@@ -310,18 +321,15 @@ static int open_partial(pull_t *p, hl_error_t *err)
     }
     /* Trust no bit of the state without re-hashing its chunk from disk. */
     uint32_t kept = 0;
-    uint8_t *buf = NULL;
     for (uint32_t i = 0; i < p->m.n_chunks; i++) {
         if (!hl__pull_state_get(&p->st, i))
             continue;
         uint64_t off, len;
         hl_manifest_chunk_range(&p->m, i, &off, &len);
-        if (!buf && !(buf = malloc(p->m.chunk_size)))
-            return hl_error_set(err, HL_ENOMEM, "out of memory");
-        ssize_t n = pread(p->fd, buf, (size_t)len, (off_t)off);
         uint8_t d[HL_SHA256_LEN];
-        hl_sha256(buf, n > 0 ? (size_t)n : 0, d);
-        if (n != (ssize_t)len || memcmp(d, p->m.chunks[i], HL_SHA256_LEN) != 0) {
+        hl_error_t herr;
+        if (hash_range(p->fd, p->partial, off, len, d, &herr) != 0 ||
+            memcmp(d, p->m.chunks[i], HL_SHA256_LEN) != 0) {
             hl_log_warn("%s: chunk %u recorded as verified does not match; fetching it again",
                         p->partial, i);
             hl__pull_state_set(&p->st, i, false);
@@ -330,7 +338,6 @@ static int open_partial(pull_t *p, hl_error_t *err)
         kept++;
         p->progress.bytes_done += len;
     }
-    free(buf);
     p->progress.chunks_done = kept;
     if (kept)
         hl_log_info("%s: resuming with %u of %u chunks already verified", p->dest, kept,
