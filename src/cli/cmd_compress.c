@@ -179,11 +179,15 @@ int hl_cmd_compress(int argc, char **argv)
         return 1;
     }
     bool is_dir = S_ISDIR(st.st_mode);
+    /* A directory is named by its real path, so that "." or "models/hf/.." have a name. */
+    char *real_dir = is_dir ? realpath(src_path, NULL) : NULL;
+    const char *name_src = real_dir ? real_dir : src_path;
     char *def_out = NULL;
     if (!out_path) {
-        if (!(def_out = default_output(src_path, is_dir))) {
+        if (!(def_out = default_output(name_src, is_dir))) {
             fprintf(stderr, "huffllm compress: cannot derive an output name from '%s'; use -o\n",
                     src_path);
+            free(real_dir);
             return 2;
         }
         out_path = def_out;
@@ -193,11 +197,12 @@ int hl_cmd_compress(int argc, char **argv)
     hl_error_t err;
     hl_error_clear(&err);
     int rc = hl_import(src_path, &iopts, &src, &err);
-    if (rc == 0 && is_dir && note_directory(&src, src_path) != 0)
+    if (rc == 0 && is_dir && note_directory(&src, name_src) != 0)
         rc = hl_error_set(&err, HL_ENOMEM, "out of memory");
     if (rc != 0) {
         fprintf(stderr, "huffllm compress: %s\n", hl_error_msg(&err, rc));
         free(def_out);
+        free(real_dir);
         return 1;
     }
     progress_t prog = {.tty = isatty(STDERR_FILENO) == 1, .last_pct = -1};
@@ -216,6 +221,7 @@ int hl_cmd_compress(int argc, char **argv)
             fprintf(stderr, "huffllm compress: %s: %s\n", out_path, msg);
         hl_source_dispose(&src);
         free(def_out);
+        free(real_dir);
         hl_cli_reraise(); /* the temporary file is gone: now die as the signal asked */
         return 1;
     }
@@ -232,5 +238,6 @@ int hl_cmd_compress(int argc, char **argv)
     }
     hl_source_dispose(&src);
     free(def_out);
+    free(real_dir);
     return 0;
 }
