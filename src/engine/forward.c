@@ -107,15 +107,18 @@ static size_t act_floats(const hl_model_t *m)
 
 static int act_reserve(hl_engine_t *e, const hl_model_t *m, size_t n_rows)
 {
-    size_t need = act_floats(m) * n_rows;
+    uint64_t need, bytes;
+    if (!hl_mul_ok(act_floats(m), n_rows, &need) || !hl_mul_ok(need, sizeof(float), &bytes) ||
+        bytes > SIZE_MAX)
+        return HL_ENOMEM;
     if (need <= e->ws_floats)
         return 0;
-    float *p = aligned_alloc(64, need * sizeof(float));
+    float *p = aligned_alloc(64, (size_t)bytes);
     if (!p)
         return HL_ENOMEM;
     free(e->ws);
     e->ws = p;
-    e->ws_floats = need;
+    e->ws_floats = (size_t)need;
     return 0;
 }
 
@@ -185,7 +188,7 @@ static int ptrs_alloc(hl__ptrs_t *p, size_t n)
 {
     memset(p, 0, sizeof *p);
     p->act = calloc(n, sizeof *p->act);
-    void **block = calloc(n * 13, sizeof(void *));
+    void **block = n < SIZE_MAX / 16 ? calloc(n * 12, sizeof(void *)) : NULL;
     if (!p->act || !block) {
         free(p->act);
         free(block);
