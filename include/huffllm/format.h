@@ -76,7 +76,8 @@ typedef struct {
     uint32_t n_streams;    /* interleaved streams per tile; 0 = default 4 */
     bool overwrite;        /* replace an existing output file */
     bool raw;              /* store every tensor with HL_CODEC_RAW (for comparisons) */
-    /* Progress: called after each tensor with bytes of tensor data done / total. */
+    /* Progress: called after each tensor (and every 32 MiB within a large one) with bytes
+     * of tensor data done / total. */
     void (*progress)(void *ud, uint64_t done, uint64_t total, const char *tensor);
     void *progress_ud;
     /* When non-NULL and set non-zero (by a SIGINT handler, say), the write stops at the next

@@ -40,6 +40,9 @@ typedef struct {
     hl_atomic_file_t out;
 } hl__writer_t;
 
+/* Within a large tensor, progress is also reported every this many source bytes. */
+#define HL__PROGRESS_STEP (32u << 20)
+
 static int hl__oom(hl_error_t *err)
 {
     return hl_error_set(err, HL_ENOMEM, "out of memory");
@@ -401,13 +404,14 @@ static int hl__write_tiles(hl__writer_t *w, hl_error_t *err)
     for (size_t i = 0; i < src->n_tensors; i++)
         total += src->tensors[i].nbytes;
     uint8_t *buf = NULL;
-    uint64_t cap = 0;
+    uint64_t cap = 0, reported = 0; /* bytes of the current tensor last reported */
     int rc = 0;
     for (size_t i = 0; i < src->n_tensors && rc == 0; i++) {
         const hl_src_tensor_t *t = &src->tensors[i];
         hl__wtensor_t *x = &w->wt[i];
         const uint8_t *data = w->maps[t->file].data + t->offset;
-        uint64_t need = hl_tile_bound(&x->tc, x->rows_per_tile * x->cols);
+        /* rows_per_tile may exceed rows (small tensors): size for the largest real tile. */
+        uint64_t need = hl_tile_bound(&x->tc, HL_MIN(x->rows_per_tile, x->rows) * x->cols);
         if (x->n_tiles && need > cap) {
             free(buf);
             cap = need;
@@ -446,7 +450,14 @@ static int hl__write_tiles(hl__writer_t *w, hl_error_t *err)
             rc = hl_atomic_write(&w->out, buf, (size_t)len, err);
             if (rc == 0)
                 rc = hl__write_zeros(&w->out, hl__align64(w->out.written) - w->out.written, err);
+            uint64_t in_tensor = (row0 + nrows) * x->row_bytes;
+            if (rc == 0 && w->opts->progress && in_tensor - reported >= HL__PROGRESS_STEP &&
+                j + 1 < x->n_tiles) {
+                reported = in_tensor;
+                w->opts->progress(w->opts->progress_ud, done + in_tensor, total, t->name);
+            }
         }
+        reported = 0;
         done += t->nbytes;
         if (rc == 0 && w->opts->progress)
             w->opts->progress(w->opts->progress_ud, done, total, t->name);

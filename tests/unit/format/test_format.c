@@ -397,6 +397,21 @@ static void test_round_trip_raw(void **state)
     round_trip(fx->dir, &o);
 }
 
+typedef struct {
+    int calls;
+    uint64_t last_done, total;
+} progress_t;
+
+static void progress_cb(void *ud, uint64_t done, uint64_t total, const char *tensor)
+{
+    progress_t *p = ud;
+    assert_non_null(tensor);
+    assert_true(done >= p->last_done && done <= total);
+    p->calls++;
+    p->last_done = done;
+    p->total = total;
+}
+
 static void test_huffman_actually_compresses(void **state)
 {
     fixture_t *fx = *state;
@@ -406,7 +421,12 @@ static void test_huffman_actually_compresses(void **state)
     build_source(fx->dir, f, 1, t, 1, &src);
     hl_error_t err;
     char *out = path_in(fx->dir, "w.hlm");
-    assert_int_equal(hl_hlm_write(&src, out, NULL, &err), 0);
+    progress_t prog = {0};
+    hl_write_opts_t o = {.progress = progress_cb, .progress_ud = &prog};
+    assert_int_equal(hl_hlm_write(&src, out, &o, &err), 0);
+    assert_int_equal(prog.calls, 1);
+    assert_int_equal(prog.last_done, 64 * 256 * 2);
+    assert_int_equal(prog.total, 64 * 256 * 2);
     hl_hlm_t *h;
     assert_int_equal(hl_hlm_open(out, 0, &h, &err), 0);
     const hl_tensor_t *x = hl_hlm_tensor(h, 0);
