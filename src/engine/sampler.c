@@ -38,6 +38,8 @@ struct hl_sampler_s {
     uint32_t *counts; /* occurrences of each token among all accepted tokens */
     hl_cand_t *cand;  /* n_vocab candidates, scratch */
     float *raw;       /* n_vocab: the model's logits, kept for the chosen token's logprob */
+    uint32_t *mark;   /* n_vocab: repetition-penalty marks (when the window is on) */
+    uint32_t epoch;
 };
 
 void hl_sampler_params_default(hl_sampler_params_t *p)
@@ -103,19 +105,23 @@ int hl_sampler_create(const hl_sampler_params_t *p, uint32_t n_vocab, hl_sampler
         return HL_ENOMEM;
     s->p = *p;
     s->n_vocab = n_vocab;
-    s->ring_cap = (size_t)p->repeat_last_n;
+    /* No sequence is longer than 2^20 tokens: a larger window would only waste memory. */
+    s->ring_cap = HL_MIN((size_t)p->repeat_last_n, (size_t)1 << 20);
     s->counts = calloc(n_vocab, sizeof *s->counts);
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
     s->raw = malloc((size_t)n_vocab * sizeof *s->raw);
-    if (s->ring_cap)
+    if (s->ring_cap) {
         s->ring = malloc(s->ring_cap * sizeof *s->ring);
+        s->mark = calloc(n_vocab, sizeof *s->mark);
+    }
     if (p->n_logit_bias) {
         s->bias = malloc(p->n_logit_bias * sizeof *s->bias);
         if (s->bias)
             memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
     }
     s->p.logit_bias = s->bias;
-    if (!s->counts || !s->cand || !s->raw || (s->ring_cap && !s->ring) || (p->n_logit_bias && !s->bias)) {
+    if (!s->counts || !s->cand || !s->raw || (s->ring_cap && (!s->ring || !s->mark)) ||
+        (p->n_logit_bias && !s->bias)) {
         hl_sampler_free(s);
         return HL_ENOMEM;
     }
@@ -132,6 +138,7 @@ void hl_sampler_free(hl_sampler_t *s)
         return;
     free(s->bias);
     free(s->ring);
+    free(s->mark);
     free(s->counts);
     free(s->cand);
     free(s->raw);
@@ -231,16 +238,17 @@ static void apply_penalties(hl_sampler_t *s, float *logits)
         logits[p->logit_bias[i].token] += p->logit_bias[i].bias;
 
     if (p->repeat_penalty != 1.0f && s->ring_len) {
-        /* Each distinct token in the window is penalized once (llama.cpp). Marking with the
-         * sign bit of a scratch array would need n_vocab memory per call; the window is
-         * short, so a quadratic scan for duplicates is cheaper. */
+        /* Each distinct token in the window is penalized once (llama.cpp): a token is marked
+         * with the call's epoch when penalized, so the pass is linear in the window. */
+        if (++s->epoch == 0) { /* wrapped: old marks could collide */
+            memset(s->mark, 0, (size_t)s->n_vocab * sizeof *s->mark);
+            s->epoch = 1;
+        }
         for (size_t i = 0; i < s->ring_len; i++) {
             int32_t t = s->ring[i];
-            bool seen = false;
-            for (size_t j = 0; j < i && !seen; j++)
-                seen = s->ring[j] == t;
-            if (seen)
+            if (s->mark[t] == s->epoch)
                 continue;
+            s->mark[t] = s->epoch;
             if (logits[t] > 0.0f)
                 logits[t] /= p->repeat_penalty;
             else
