@@ -96,6 +96,10 @@ static void check_batch_equals_single(const char *rel, const char *tok)
     hl_engine_stats(e, &st);
     assert_true(st.weights_decoded > 0 && st.bytes_decoded > 0 && st.steps > 0);
     assert_true(st.batch_tokens > st.steps); /* some steps had several sequences */
+    /* the 4 KiB hot buffer asked for was raised to hold the largest tile */
+    const hl_tensor_t *emb = hl_hlm_find(hl_model_file(m), "token_embd.weight");
+    assert_non_null(emb);
+    assert_true(hl_engine_hot_buffer_bytes(e) >= emb->rows_per_tile * emb->cols * sizeof(float));
     hl_engine_free(e);
     hl_model_free(m);
 }
