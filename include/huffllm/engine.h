@@ -103,6 +103,24 @@ uint32_t hl_seq_n_ctx(const hl_seq_t *s);
 int hl_engine_step(hl_engine_t *e, const hl_model_t *m, hl_seq_t *const *seqs,
                    const int32_t *tokens, size_t n, float *const *logits);
 
+/* One token of one sequence in a general step (hl_engine_forward). */
+typedef struct {
+    hl_seq_t *seq;
+    int32_t token;
+    float *logits; /* vocab_size floats for this row's next-token logits, or NULL */
+} hl_batch_row_t;
+
+/*
+ * The general step, for continuous batching with chunked prefill: rows of several sequences,
+ * any number per sequence, e.g. a new request's prompt tokens next to one token of each
+ * decoding sequence. A sequence's rows must appear in its token order (they may interleave
+ * with other sequences' rows); they take consecutive positions from its current position, and
+ * each sequence advances by its number of rows. Every tile is decoded once per 64 rows.
+ * Results are bit-identical to feeding each sequence's tokens alone, one at a time.
+ * @return as hl_engine_step (HL_ERANGE when a sequence's rows do not fit: nothing is fed).
+ */
+int hl_engine_forward(hl_engine_t *e, const hl_model_t *m, const hl_batch_row_t *rows, size_t n);
+
 /* Feeds a prompt to one sequence; logits of the last token go to `logits` (may be NULL).
  * Up to 64 prompt tokens share each tile decode; the result equals feeding them one by one.
  * @return as hl_engine_step (HL_ERANGE when the prompt does not fit: nothing is fed). */

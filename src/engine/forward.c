@@ -342,6 +342,51 @@ int hl_engine_step(hl_engine_t *e, const hl_model_t *m, hl_seq_t *const *seqs,
     return rc;
 }
 
+int hl_engine_forward(hl_engine_t *e, const hl_model_t *m, const hl_batch_row_t *rows, size_t n)
+{
+    if (!e || !m || (n && !rows))
+        return HL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].seq || rows[i].seq->m != m || rows[i].token < 0 ||
+            (uint32_t)rows[i].token >= m->hp.vocab_size)
+            return HL_EINVAL;
+    if (n == 0)
+        return 0;
+    hl__row_t chunk[HL_PREFILL_CHUNK];
+    int rc = 0;
+    pthread_mutex_lock(&e->step_mu);
+    /* count each sequence's rows and check they fit, before anything is fed */
+    for (size_t i = 0; i < n; i++)
+        rows[i].seq->pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        hl_seq_t *s = rows[i].seq;
+        if (s->pending >= s->n_ctx - s->pos)
+            rc = HL_ERANGE;
+        s->pending++;
+    }
+    for (size_t i = 0; i < n; i++)
+        rows[i].seq->pending = 0; /* from now on: rows of the sequence placed so far */
+    /* chunks of rows in the given order: a sequence's keys and values from earlier chunks are
+     * cached before its later rows attend */
+    for (size_t done = 0; done < n && !rc;) {
+        size_t c = HL_MIN((size_t)HL_PREFILL_CHUNK, n - done);
+        for (size_t i = 0; i < c; i++) {
+            hl_seq_t *s = rows[done + i].seq;
+            chunk[i] = (hl__row_t){s, rows[done + i].token, s->pos + s->pending++,
+                                   rows[done + i].logits};
+        }
+        rc = forward(e, m, chunk, c);
+        done += c;
+    }
+    if (!rc)
+        for (size_t i = 0; i < n; i++)
+            rows[i].seq->pos++;
+    pthread_mutex_unlock(&e->step_mu);
+    atomic_fetch_add_explicit(&e->steps, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->batch_tokens, n, memory_order_relaxed);
+    return rc;
+}
+
 int hl_engine_prefill(hl_engine_t *e, const hl_model_t *m, hl_seq_t *s, const int32_t *tokens,
                       size_t n, float *logits)
 {

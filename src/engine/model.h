@@ -58,6 +58,7 @@ struct hl_model_s {
 struct hl_seq_s {
     const hl_model_t *m;
     uint32_t n_ctx, pos;
+    uint32_t pending; /* scratch of hl_engine_forward (under the step lock) */
     /* (n_layers, n_ctx, kv_dim) each */
     float *k_cache, *v_cache;
 };

@@ -111,6 +111,81 @@ static void test_batch_equals_single(void **state)
     check_batch_equals_single("tinystories-656K-hf", NULL);     /* rotate-half RoPE, GQA */
 }
 
+/* hl_engine_forward: a prompt of 70 tokens (two chunks) interleaved with decoding rows of
+ * two other sequences gives, row for row, the logits of feeding each sequence alone. */
+static void test_mixed_forward(void **state)
+{
+    (void)state;
+    hl_model_t *m = fixture_load(fixture_hlm("tinystories-656K-hf", NULL), false);
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    hl_engine_t *e = make_engine(2);
+    hl_seq_t *a, *b, *c;
+    assert_int_equal(hl_seq_create(m, 0, &a), 0);
+    assert_int_equal(hl_seq_create(m, 0, &b), 0);
+    assert_int_equal(hl_seq_create(m, 0, &c), 0);
+    int32_t pre[5];
+    for (size_t i = 0; i < 5; i++)
+        pre[i] = script(vocab, 1, i);
+    assert_int_equal(hl_engine_prefill(e, m, b, pre, 5, NULL), 0); /* b decodes from pos 5 */
+
+    enum { NA = 70, NR = NA + 3 };
+    hl_batch_row_t rows[NR];
+    float *out_a10 = malloc(vocab * sizeof(float)), *out_a69 = malloc(vocab * sizeof(float));
+    float *out_b = malloc(vocab * sizeof(float)), *out_c0 = malloc(vocab * sizeof(float));
+    float *out_c1 = malloc(vocab * sizeof(float)), *alone = malloc(vocab * sizeof(float));
+    size_t r = 0;
+    for (size_t i = 0; i < NA; i++) {
+        if (i == 3)
+            rows[r++] = (hl_batch_row_t){c, script(vocab, 2, 0), out_c0};
+        if (i == 40)
+            rows[r++] = (hl_batch_row_t){b, script(vocab, 1, 5), out_b};
+        if (i == 66)
+            rows[r++] = (hl_batch_row_t){c, script(vocab, 2, 1), out_c1};
+        rows[r++] = (hl_batch_row_t){a, script(vocab, 0, i),
+                                     i == 10 ? out_a10 : i == NA - 1 ? out_a69 : NULL};
+    }
+    assert_int_equal(r, NR);
+    assert_int_equal(hl_engine_forward(e, m, rows, NR), 0);
+    assert_int_equal(hl_seq_pos(a), NA);
+    assert_int_equal(hl_seq_pos(b), 6);
+    assert_int_equal(hl_seq_pos(c), 2);
+
+    run_alone(e, m, 0, 11, alone);
+    assert_memory_equal(alone, out_a10, vocab * sizeof(float));
+    run_alone(e, m, 0, NA, alone);
+    assert_memory_equal(alone, out_a69, vocab * sizeof(float));
+    run_alone(e, m, 1, 6, alone);
+    assert_memory_equal(alone, out_b, vocab * sizeof(float));
+    run_alone(e, m, 2, 1, alone);
+    assert_memory_equal(alone, out_c0, vocab * sizeof(float));
+    run_alone(e, m, 2, 2, alone);
+    assert_memory_equal(alone, out_c1, vocab * sizeof(float));
+
+    /* rows that do not fit are refused before anything is fed */
+    hl_seq_t *small;
+    assert_int_equal(hl_seq_create(m, 2, &small), 0);
+    hl_batch_row_t three[3] = {{small, 5, NULL}, {b, 6, NULL}, {small, 7, NULL}};
+    assert_int_equal(hl_engine_forward(e, m, three, 2), 0);
+    assert_int_equal(hl_engine_forward(e, m, three, 3), HL_ERANGE);
+    assert_int_equal(hl_seq_pos(small), 1);
+    assert_int_equal(hl_seq_pos(b), 7);
+    hl_batch_row_t bad = {small, -1, NULL};
+    assert_int_equal(hl_engine_forward(e, m, &bad, 1), HL_EINVAL);
+
+    free(out_a10);
+    free(out_a69);
+    free(out_b);
+    free(out_c0);
+    free(out_c1);
+    free(alone);
+    hl_seq_free(a);
+    hl_seq_free(b);
+    hl_seq_free(c);
+    hl_seq_free(small);
+    hl_engine_free(e);
+    hl_model_free(m);
+}
+
 /* Logits after each of n script tokens, for one model/mode/thread count. */
 static float *trace(const char *hlm, bool raw, unsigned threads, size_t n, uint32_t *vocab)
 {
@@ -292,6 +367,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_mixed_forward),
         cmocka_unit_test(test_compressed_equals_raw_and_threads),
         cmocka_unit_test(test_seeded_sampling_reproduces),
         cmocka_unit_test(test_bad_calls),
