@@ -26,6 +26,6 @@ for t in $targets; do
         status=1
         echo "   CRASH: see $dir/$t.log and $crashes/"
     fi
-    grep -E "^#[0-9]+ *DONE" "$dir/$t.log" | tail -1 | sed 's/^/   /' || true
+    grep -E "^#[0-9]+[[:space:]]+DONE" "$dir/$t.log" | tail -1 | sed 's/^/   /' || true
 done
 exit $status

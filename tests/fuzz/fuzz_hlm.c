@@ -1,9 +1,9 @@
 /*
- * Fuzz target: the .hlm reader. The input is written to a temporary file and opened without
- * the digest and CRC checks (a fuzzer cannot forge SHA-256 or CRC32C, and the decoders must be
- * safe on damaged payloads anyway: the engine decodes tiles without re-checking them), then
- * every tile is decoded both ways, and verify runs over the whole file; finally the file is
- * opened again with every check on, as the daemon does for untrusted files.
+ * Fuzz target: the .hlm reader. The input is parsed in memory without the digest and CRC
+ * checks (a fuzzer cannot forge SHA-256 or CRC32C, and the decoders must be safe on damaged
+ * payloads anyway: the engine decodes tiles without re-checking them), then every tile is
+ * decoded both ways, and verify runs over the whole file. An input that parses is also
+ * written to a temporary file and opened (mmap) with every check on, as the daemon loads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,16 +45,16 @@ static void decode_all(const hl_hlm_t *h)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = hl_fuzz_write("model.hlm", data, size);
     hl_hlm_t *h = NULL;
     hl_error_t err;
-    if (hl_hlm_open(path, 0, &h, &err) != 0)
+    if (hl_hlm_open_memory(data, size, "fuzz.hlm", 0, &h, &err) != 0)
         return 0;
     (void)hl_hlm_metadata(h);
     (void)hl_hlm_digest(h);
     decode_all(h);
     (void)hl_hlm_verify(h, &err);
     hl_hlm_close(h);
+    const char *path = hl_fuzz_write("model.hlm", data, size);
     if (hl_hlm_open(path, HL_HLM_VERIFY_DIGEST | HL_HLM_VERIFY_TILES, &h, &err) == 0) {
         if (hl_hlm_verify(h, &err) != 0)
             abort(); /* a file passing every check at open must verify */
