@@ -44,7 +44,19 @@ typedef enum {
     HL_DTYPE_BF16 = 2,
     HL_DTYPE_Q8_0 = 3,
     HL_DTYPE_RAW = 4, /* opaque bytes: rows x cols bytes, stored verbatim */
+    /* Lossy EntroLLM mode (src/codec/quant.h): integer codes, one per byte (the symbol),
+     * dequantized as scale * (code - zero). Per tensor: 1 byte per weight, scale and zero in
+     * the tensor codec (q_scale, q_zero, from the file's metadata). Per group of G weights
+     * along a row: blocks of [fp16 scale][u8 zero][G codes] (3 verbatim bytes per block). */
+    HL_DTYPE_QU8 = 5,
+    HL_DTYPE_QU4 = 6,
+    HL_DTYPE_QU8_G32 = 7,
+    HL_DTYPE_QU4_G32 = 8,
+    HL_DTYPE_QU8_G128 = 9,
+    HL_DTYPE_QU4_G128 = 10,
 } hl_dtype_t;
+/* The largest dtype value a reader accepts. */
+#define HL_DTYPE_MAX HL_DTYPE_QU4_G128
 
 /* Codecs. Values are stored in .hlm files: never renumber. */
 typedef enum {
@@ -119,6 +131,9 @@ typedef struct {
     hl_huf_lengths_t lengths;
     hl_huf_ctable_t ctable; /* valid for encoding */
     hl_huf_dtable_t dtable; /* valid for decoding */
+    /* Per-tensor quantized dtypes (HL_DTYPE_QU8, QU4): weight = q_scale * (code - q_zero).
+     * Set by the container reader from the metadata; unused (0) otherwise. */
+    float q_scale, q_zero;
 } hl_tensor_codec_t;
 
 /* Adds the symbols of `n_elems` elements (source bytes) to `hist`. Not for RAW. */

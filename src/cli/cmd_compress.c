@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/quant_opts.h"
 #include "huffllm/format.h"
 #include "huffllm/import.h"
 
@@ -30,6 +31,13 @@ static void usage(FILE *out)
             "  --tile-weights N      target weights per tile, whole rows (default 16384)\n"
             "  --streams N           interleaved Huffman streams per tile, 1..16 (default 4)\n"
             "  --raw                 store every tensor uncompressed (for comparisons)\n"
+            "  --quantize u8|u4      LOSSY EntroLLM mode: matrices quantized to uint8/uint4\n"
+            "                        codes (sym/asym by lower MSE), then Huffman-coded; 1-D\n"
+            "                        tensors stay lossless. The file cannot be decompressed.\n"
+            "  --group N             scale per N weights along a row: 0 (per tensor), 32, 128\n"
+            "                        (default 128; rows not made of whole groups use 0)\n"
+            "  --quantize-tensor REGEX=SPEC  per-tensor override (name or role; first match\n"
+            "                        wins), SPEC u8|u4|u8g32|u4g128|u8g0|none; repeatable\n"
             "  -f, --force           overwrite an existing output file\n"
             "  -q, --quiet           no summary line (the progress bar shows only on a terminal)\n"
             "  -h, --help            this help\n\n"
@@ -127,13 +135,16 @@ static int note_directory(hl_source_t *src, const char *path)
 
 int hl_cmd_compress(int argc, char **argv)
 {
-    enum { OPT_TOKENIZER = 256, OPT_TILE, OPT_STREAMS, OPT_RAW };
+    enum { OPT_TOKENIZER = 256, OPT_TILE, OPT_STREAMS, OPT_RAW, OPT_QUANT, OPT_GROUP, OPT_QT };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
         {"tile-weights", required_argument, NULL, OPT_TILE},
         {"streams", required_argument, NULL, OPT_STREAMS},
         {"raw", no_argument, NULL, OPT_RAW},
+        {"quantize", required_argument, NULL, OPT_QUANT},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"quantize-tensor", required_argument, NULL, OPT_QT},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -143,6 +154,7 @@ int hl_cmd_compress(int argc, char **argv)
     hl_import_opts_t iopts = {0};
     hl_write_opts_t wopts = {0};
     bool quiet = false;
+    hl_cli_quant_t quant = {0};
     uint64_t v;
     int c;
     optind = 1;
@@ -161,11 +173,20 @@ int hl_cmd_compress(int argc, char **argv)
             wopts.n_streams = (uint32_t)v;
             break;
         case OPT_RAW: wopts.raw = true; break;
+        case OPT_QUANT: if (hl_cli_quant_parse_mode(&quant, optarg)) goto usage_err; break;
+        case OPT_GROUP: if (hl_cli_quant_parse_group(&quant, optarg)) goto usage_err; break;
+        case OPT_QT: if (hl_cli_quant_parse_rule(&quant, optarg)) goto usage_err; break;
         case 'f': wopts.overwrite = true; break;
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: usage(stderr); hl_cli_quant_done(&quant); return 2;
         }
+    }
+    if ((quant.group_set || quant.o.n_rules) && !quant.on) {
+        fprintf(stderr, "huffllm compress: --group and --quantize-tensor need --quantize\n");
+    usage_err:
+        hl_cli_quant_done(&quant);
+        return 2;
     }
     if (argc - optind != 1) {
         fprintf(stderr, "huffllm compress: expected one SRC, got %d\n", argc - optind);
@@ -197,10 +218,17 @@ int hl_cmd_compress(int argc, char **argv)
     hl_error_t err;
     hl_error_clear(&err);
     int rc = hl_import(src_path, &iopts, &src, &err);
+    bool imported = rc == 0;
     if (rc == 0 && is_dir && note_directory(&src, name_src) != 0)
         rc = hl_error_set(&err, HL_ENOMEM, "out of memory");
+    uint64_t in_bytes = rc == 0 ? source_bytes(&src) : 0; /* before quantization stages */
+    if (rc == 0)
+        rc = hl_cli_quant_apply(&quant, &src, out_path, argc, argv, &err);
     if (rc != 0) {
         fprintf(stderr, "huffllm compress: %s\n", hl_error_msg(&err, rc));
+        if (imported)
+            hl_source_dispose(&src);
+        hl_cli_quant_done(&quant);
         free(def_out);
         free(real_dir);
         return 1;
@@ -211,6 +239,7 @@ int hl_cmd_compress(int argc, char **argv)
     wopts.cancel = &hl_cli_interrupted;
     hl_cli_catch_interrupts();
     rc = hl_hlm_write(&src, out_path, &wopts, &err);
+    hl_cli_quant_done(&quant);
     if (prog.tty && prog.last_pct >= 0)
         fprintf(stderr, "\r\033[K");
     if (rc != 0) {
@@ -226,7 +255,6 @@ int hl_cmd_compress(int argc, char **argv)
         return 1;
     }
     double secs = hl_now() - t0;
-    uint64_t in_bytes = source_bytes(&src);
     if (!quiet && stat(out_path, &st) == 0) {
         uint64_t out_bytes = (uint64_t)st.st_size;
         fprintf(stderr, "%s: %zu file%s, %zu tensors, %llu -> %llu bytes (%.2f%%) in %.2f s "

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "format/quant.h"
 #include "huffllm/format.h"
 
 static void usage(FILE *out)
@@ -96,6 +97,12 @@ int hl_cmd_decompress(int argc, char **argv)
     int rc = hl_hlm_open(in, 0, &h, &err);
     if (rc != 0) {
         fprintf(stderr, "huffllm decompress: %s\n", hl_error_msg(&err, rc));
+        return 1;
+    }
+    if (hl_hlm_is_lossy(h)) { /* EntroLLM mode: the weights were quantized */
+        fprintf(stderr, "huffllm decompress: %s: lossy file: cannot restore the source (its "
+                        "weights were quantized; see 'huffllm inspect')\n", in);
+        hl_hlm_close(h);
         return 1;
     }
     const char *srcdir = source_directory(h);

@@ -3,11 +3,14 @@
  * widening of source bytes to fp32 (the engine's uncompressed path).
  */
 #include "codec/codec_internal.h"
+#include "codec/quant.h"
 
 
 static const char *const dtype_names[] = {
     [HL_DTYPE_F32] = "f32", [HL_DTYPE_F16] = "f16", [HL_DTYPE_BF16] = "bf16",
     [HL_DTYPE_Q8_0] = "q8_0", [HL_DTYPE_RAW] = "raw",
+    [HL_DTYPE_QU8] = "qu8", [HL_DTYPE_QU4] = "qu4", [HL_DTYPE_QU8_G32] = "qu8g32",
+    [HL_DTYPE_QU4_G32] = "qu4g32", [HL_DTYPE_QU8_G128] = "qu8g128", [HL_DTYPE_QU4_G128] = "qu4g128",
 };
 
 const char *hl_dtype_name(hl_dtype_t t)
@@ -52,7 +55,7 @@ int hl_dtype_bytes(hl_dtype_t t, uint64_t n_elems, uint64_t *out)
         r = n_elems;
         break;
     default:
-        return HL_EINVAL;
+        return hl__quant_dtype_bytes(t, n_elems, out);
     }
     *out = r;
     return 0;
@@ -154,7 +157,7 @@ int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst)
                 dst[b * HL_Q8_0_BLOCK + j] = (float)(int8_t)blk[2 + j] * d;
         }
         return 0;
-    default:
-        return HL_EINVAL;
+    default: /* grouped quantized dtypes carry their parameters; per-tensor ones refuse */
+        return hl_quant_widen_f32(NULL, t, src, n_elems, dst);
     }
 }

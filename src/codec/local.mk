@@ -8,4 +8,7 @@ src_codec_libhl_codec_a_SOURCES = \
 	src/codec/model.c \
 	src/codec/tensor.c \
 	src/codec/tile_encode.c \
-	src/codec/tile_decode.c
+	src/codec/tile_decode.c \
+	src/codec/quant.h \
+	src/codec/quant.c \
+	src/codec/quant_model.c

@@ -18,6 +18,7 @@
  * SSE2 is part of x86-64: no CPU detection is needed.
  */
 #include "codec/codec_internal.h"
+#include "codec/quant.h"
 
 
 int hl__verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out)
@@ -35,7 +36,7 @@ int hl__verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out)
         *out = n / HL_Q8_0_BLOCK * 2;
         return 0;
     default:
-        return HL_EINVAL;
+        return hl__quant_verbatim_bytes(t, n, out);
     }
 }
 
@@ -47,6 +48,9 @@ double hl_codec_verbatim_bits(hl_dtype_t t)
     case HL_DTYPE_F32: return 24;
     case HL_DTYPE_Q8_0: return 16.0 / HL_Q8_0_BLOCK;
     case HL_DTYPE_RAW: return 8;
+    default:
+        if (hl_quant_group(t))
+            return 24.0 / hl_quant_group(t);
     }
     return 0;
 }
@@ -74,6 +78,8 @@ void hl__symbols_extract(hl_dtype_t t, const uint8_t *src, uint64_t first, uint6
         }
         break;
     default:
+        if (hl_dtype_is_quant(t))
+            hl__quant_symbols_extract(t, src, first, count, out);
         break;
     }
 }
@@ -104,6 +110,8 @@ void hl__verbatim_extract(hl_dtype_t t, const uint8_t *src, uint64_t n, uint8_t 
             memcpy(out + 2 * b, src + b * HL_Q8_0_BLOCK_BYTES, 2);
         break;
     default:
+        if (hl_dtype_is_quant(t))
+            hl__quant_verbatim_extract(t, src, n, out);
         break;
     }
 }
@@ -269,13 +277,15 @@ void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
         }
         break;
     default:
+        if (hl_dtype_is_quant(t))
+            hl__quant_fuse_bytes(t, sym, verb, n, dst);
         break;
     }
 }
 
 int hl_codec_symbols(hl_dtype_t t, const void *src, uint64_t first, uint64_t count, uint8_t *out)
 {
-    if (t == HL_DTYPE_RAW || (unsigned)t > HL_DTYPE_RAW || ((!src || !out) && count))
+    if (t == HL_DTYPE_RAW || (unsigned)t > HL_DTYPE_MAX || ((!src || !out) && count))
         return HL_EINVAL;
     hl__symbols_extract(t, src, first, count, out);
     return 0;

@@ -35,7 +35,7 @@ int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t his
                          uint32_t n_streams)
 {
     if (!tc || !hist || n_streams < 1 || n_streams > HL_TILE_MAX_STREAMS ||
-        (unsigned)t > HL_DTYPE_RAW)
+        (unsigned)t > HL_DTYPE_MAX)
         return HL_EINVAL;
     set_raw(tc, t, n_streams);
     if (t == HL_DTYPE_RAW)
@@ -71,7 +71,7 @@ int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, 
 {
     if (!tc)
         return HL_EINVAL;
-    if ((unsigned)t > HL_DTYPE_RAW || n_streams < 1 || n_streams > HL_TILE_MAX_STREAMS)
+    if ((unsigned)t > HL_DTYPE_MAX || n_streams < 1 || n_streams > HL_TILE_MAX_STREAMS)
         return HL_EFORMAT;
     set_raw(tc, t, n_streams);
     if (codec == HL_CODEC_RAW)

@@ -27,6 +27,7 @@
  *     symbols, 4-byte stores included), the tails write one symbol at a time.
  */
 #include "codec/codec_internal.h"
+#include "codec/quant.h"
 
 /* Symbols written per fast-loop iteration and stream: 4 lookups x 4-byte stores. */
 #define HL__FAST_MARGIN 16
@@ -214,6 +215,8 @@ int hl_tile_decode_f32(const hl_tensor_codec_t *tc, const void *payload, uint64_
     int rc = check_args(tc, payload, len, n_elems, dst, &src_bytes);
     if (rc)
         return rc;
+    if (tc->codec == HL_CODEC_RAW && hl_dtype_is_quant(tc->dtype))
+        return hl_quant_widen_f32(tc, tc->dtype, payload, n_elems, dst) ? HL_EFORMAT : 0;
     if (tc->codec == HL_CODEC_RAW)
         return hl_widen_f32(tc->dtype, payload, n_elems, dst) ? HL_EFORMAT : 0;
     uint64_t out_bytes;
@@ -223,7 +226,10 @@ int hl_tile_decode_f32(const hl_tensor_codec_t *tc, const void *payload, uint64_
     const uint8_t *verb;
     if ((rc = decode_symbols(tc, payload, len, n_elems, sym, &verb)))
         return rc;
-    hl__fuse_f32(tc->dtype, sym, verb, n_elems, dst);
+    if (hl_dtype_is_quant(tc->dtype))
+        hl__quant_fuse_f32(tc, sym, verb, n_elems, dst);
+    else
+        hl__fuse_f32(tc->dtype, sym, verb, n_elems, dst);
     return 0;
 }
 

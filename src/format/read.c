@@ -2,7 +2,9 @@
  * The .hlm reader: maps a file and validates every offset, length, count and dimension
  * (overflow-checked) before anything points into the mapping. See layout.h for the bytes.
  */
+#include "codec/quant.h"
 #include "format/internal.h"
+#include "format/quant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +119,7 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad role", t->name);
     unsigned dtype = r[16], codec = r[17], n_streams = r[18];
     t->n_dims = r[19];
-    if (dtype > HL_DTYPE_RAW)
+    if (dtype > HL_DTYPE_MAX)
         return hl_error_set(err, HL_EUNSUPPORTED, "tensor '%s': unknown dtype %u", t->name,
                             dtype);
     if (codec > HL_CODEC_HUF)
@@ -137,6 +139,10 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': q8_0 rows of %llu weights are not "
                                              "whole blocks",
                             t->name, (unsigned long long)t->cols);
+    if (hl_quant_group(t->dtype) && t->cols % hl_quant_group(t->dtype))
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': %s rows of %llu weights are not "
+                                             "whole groups",
+                            t->name, hl_dtype_name(t->dtype), (unsigned long long)t->cols);
     if (hl_dtype_bytes(t->dtype, n_elems, &t->raw_bytes) != 0)
         return hl_error_set(err, HL_EOVERFLOW, "tensor '%s': byte size overflows", t->name);
     h->tsrc[i].file = hl_load_le32(r + 20);
@@ -384,7 +390,8 @@ static int hl__parse(hl_hlm_t *h, unsigned flags, hl_error_t *err)
     h->tiles_len = hd.tiles.len;
     if ((rc = hl__parse_metadata(h, &hd, err)) != 0 ||
         (rc = hl__parse_directory(h, &hd, err)) != 0 ||
-        (rc = hl__parse_recipe(h, &hd, err)) != 0)
+        (rc = hl__parse_recipe(h, &hd, err)) != 0 ||
+        (rc = hl__quant_params_apply(h, err)) != 0)
         return rc;
     if (flags & HL_HLM_VERIFY_TILES)
         for (size_t i = 0; i < h->n_tensors; i++)

@@ -29,7 +29,7 @@ static int hl__check_tensor(const hl_source_t *src, const hl_src_tensor_t *t, hl
     if (t->file >= src->n_files)
         return hl_error_set(err, HL_EINVAL, "tensor '%s': file index %u out of range (%zu files)",
                             nm, t->file, src->n_files);
-    if ((unsigned)t->dtype > HL_DTYPE_RAW)
+    if ((unsigned)t->dtype > HL_DTYPE_MAX)
         return hl_error_set(err, HL_EUNSUPPORTED, "tensor '%s': unknown dtype %d", nm,
                             (int)t->dtype);
     if (t->n_dims > HL_MAX_DIMS)

@@ -1,0 +1,135 @@
+/* --quantize / --group / --quantize-tensor of `huffllm compress` (cli/quant_opts.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/quant_opts.h"
+
+/* "u8", "u4", "u8g32", "u4g128", ... -> bits, group (group_out untouched without gNN). */
+static int parse_spec(const char *s, unsigned *bits, unsigned *group, bool *has_group)
+{
+    *has_group = false;
+    if (!strcmp(s, "none") || !strcmp(s, "lossless")) {
+        *bits = 0;
+        *group = 0;
+        return 0;
+    }
+    if (s[0] != 'u' || (s[1] != '8' && s[1] != '4'))
+        return -1;
+    *bits = (unsigned)(s[1] - '0');
+    if (s[2] == '\0')
+        return 0;
+    if (!strcmp(s + 2, "g0") || !strcmp(s + 2, "g32") || !strcmp(s + 2, "g128")) {
+        *group = (unsigned)atoi(s + 3);
+        *has_group = true;
+        return 0;
+    }
+    return -1;
+}
+
+int hl_cli_quant_parse_mode(hl_cli_quant_t *q, const char *arg)
+{
+    unsigned bits, group = q->o.group;
+    bool hg;
+    if (parse_spec(arg, &bits, &group, &hg) || bits == 0) {
+        fprintf(stderr, "huffllm compress: --quantize expects u8 or u4 (optionally with a "
+                        "group: u8g32, u4g128), got '%s'\n", arg);
+        return 2;
+    }
+    q->on = true;
+    q->o.bits = bits;
+    if (hg && !q->group_set)
+        q->o.group = group;
+    else if (!q->group_set) /* the default: per-group 128 (see docs/ENTROLLM.md) */
+        q->o.group = 128;
+    return 0;
+}
+
+int hl_cli_quant_parse_group(hl_cli_quant_t *q, const char *arg)
+{
+    if (strcmp(arg, "0") && strcmp(arg, "32") && strcmp(arg, "128")) {
+        fprintf(stderr, "huffllm compress: --group expects 0 (per tensor), 32 or 128, got "
+                        "'%s'\n", arg);
+        return 2;
+    }
+    q->o.group = (unsigned)atoi(arg);
+    q->group_set = true;
+    return 0;
+}
+
+int hl_cli_quant_parse_rule(hl_cli_quant_t *q, const char *arg)
+{
+    const char *eq = strrchr(arg, '=');
+    unsigned bits, group = 0;
+    bool hg;
+    if (!eq || eq == arg || parse_spec(eq + 1, &bits, &group, &hg) ||
+        q->o.n_rules >= HL_CLI_QUANT_MAX_RULES) {
+        fprintf(stderr, "huffllm compress: --quantize-tensor expects REGEX=u8|u4|u8g32|u4g128|"
+                        "none (at most %d), got '%s'\n", HL_CLI_QUANT_MAX_RULES, arg);
+        return 2;
+    }
+    hl_quant_rule_t *r = &q->rules[q->o.n_rules++];
+    /* The regex is the text before '=': argv outlives the command, so point into it with
+     * a copy only of the pattern. */
+    char *re = strndup(arg, (size_t)(eq - arg));
+    if (!re) {
+        fprintf(stderr, "huffllm compress: out of memory\n");
+        return 2;
+    }
+    r->regex = re;
+    r->bits = bits;
+    r->group = hg ? group : (unsigned)-1; /* -1: the global group */
+    return 0;
+}
+
+int hl_cli_quant_apply(hl_cli_quant_t *q, hl_source_t *src, const char *out_path, int argc,
+                       char **argv, hl_error_t *err)
+{
+    if (!q->on)
+        return 0;
+    for (size_t i = 0; i < q->o.n_rules; i++)
+        if (q->rules[i].group == (unsigned)-1)
+            q->rules[i].group = q->o.group;
+    q->o.rules = q->rules;
+    char *dir = strdup(out_path), *slash;
+    size_t how_len = 1;
+    for (int i = 0; i < argc; i++)
+        how_len += strlen(argv[i]) + 1;
+    char *how = malloc(how_len);
+    if (!dir || !how) {
+        free(dir);
+        free(how);
+        return hl_error_set(err, HL_ENOMEM, "out of memory");
+    }
+    how[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        strcat(how, argv[i]);
+        if (i + 1 < argc)
+            strcat(how, " ");
+    }
+    if ((slash = strrchr(dir, '/')) != NULL)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    q->o.work_dir = *dir ? dir : "/";
+    q->o.how = how;
+    int rc = hl_quant_source(src, &q->o, &q->tmp_path, err);
+    free(dir);
+    free(how);
+    q->o.work_dir = NULL;
+    q->o.how = NULL;
+    return rc;
+}
+
+void hl_cli_quant_done(hl_cli_quant_t *q)
+{
+    if (q->tmp_path) {
+        unlink(q->tmp_path);
+        free(q->tmp_path);
+        q->tmp_path = NULL;
+    }
+    for (size_t i = 0; i < q->o.n_rules; i++)
+        free((char *)q->rules[i].regex);
+    q->o.n_rules = 0;
+}

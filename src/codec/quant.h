@@ -1,0 +1,89 @@
+/*
+ * EntroLLM mode: lossy uint8/uint4 quantization of fp32 weights into the quantized dtypes of
+ * codec.h (HL_DTYPE_QU8 ... HL_DTYPE_QU4_G128), whose integer codes the ordinary Huffman
+ * tile codec then compresses (one code per symbol byte, so u4 codes use a 16-symbol
+ * alphabet). Dequantization everywhere is weight = scale * (code - zero).
+ *
+ * Scheme choice (per tensor, or per group for the grouped dtypes): both candidates are
+ * computed and the one with the lower mean squared reconstruction error on those very
+ * values wins; ties go to symmetric.
+ *   symmetric:  zero = 2^(b-1) (128 or 8), scale = max|x| / (2^(b-1) - 1): codes
+ *               1 .. 2^b - 1, so +x and -x map to mirrored codes and 0 is exact.
+ *   asymmetric: over [min(x,0), max(x,0)]: scale = (max - min) / (2^b - 1), zero =
+ *               round(-min / scale) clamped to
+ *               [0, 2^b - 1]: the whole code range covers [min, max] (skewed tensors).
+ * Grouped dtypes store the scale as fp16; codes are computed against the fp16-rounded
+ * scale, so the stored parameters reproduce exactly what was measured.
+ */
+#ifndef HL_CODEC_QUANT_H
+#define HL_CODEC_QUANT_H
+
+#include <stdbool.h>
+
+#include "huffllm/codec.h"
+
+typedef enum { HL_QSCHEME_SYM = 0, HL_QSCHEME_ASYM = 1 } hl_qscheme_t;
+
+/* True for HL_DTYPE_QU8 .. HL_DTYPE_QU4_G128. */
+bool hl_dtype_is_quant(hl_dtype_t t);
+/* Code width (8 or 4) and group size (0 = per tensor) of a quantized dtype; 0 otherwise. */
+unsigned hl_quant_bits(hl_dtype_t t);
+unsigned hl_quant_group(hl_dtype_t t);
+/* The quantized dtype for bits (8|4) and group (0|32|128). @return 0 or HL_EINVAL. */
+int hl_quant_dtype(unsigned bits, unsigned group, hl_dtype_t *out);
+
+/* One set of quantization parameters and what it costs. */
+typedef struct {
+    hl_qscheme_t scheme;
+    float scale, zero; /* weight = scale * (code - zero) */
+    double sse;        /* sum of squared reconstruction errors over the values */
+} hl_qparams_t;
+
+/*
+ * Chooses parameters for x[0..n) at `bits` (8|4) as documented above; `fp16_scale` rounds
+ * the scale to fp16 first (grouped dtypes). Non-finite values are refused (HL_EINVAL).
+ */
+int hl_quant_choose(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
+                    hl_qparams_t *out);
+/* Parameters of one given scheme (the tests compare both). */
+int hl_quant_params(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
+                    hl_qscheme_t scheme, hl_qparams_t *out);
+/* code = clamp(round(x / scale + zero), 0, 2^bits - 1) for n values. */
+void hl_quant_codes(const float *x, uint64_t n, unsigned bits, const hl_qparams_t *p,
+                    uint8_t *codes);
+
+/* Statistics of quantizing one tensor. */
+typedef struct {
+    uint64_t n;
+    uint64_t groups, asym_groups; /* per tensor: groups = 1 */
+    double sse;                   /* total squared error */
+    hl_qparams_t tensor;          /* per-tensor dtypes: the parameters chosen */
+} hl_quant_stats_t;
+
+/*
+ * Quantizes a rows x cols fp32 tensor into the source layout of dtype `t` (a quantized
+ * dtype): out holds hl_dtype_bytes(t, rows * cols) bytes. Grouped dtypes need cols to be a
+ * multiple of the group. @return 0, HL_EINVAL (shape, non-finite values).
+ */
+int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t cols, uint8_t *out,
+                       hl_quant_stats_t *stats);
+
+/* Dequantizes source bytes of a quantized dtype (RAW-stored tiles and tests); per-tensor
+ * dtypes take scale and zero from tc. @return 0 or HL_EINVAL. */
+int hl_quant_widen_f32(const hl_tensor_codec_t *tc, hl_dtype_t t, const void *src, uint64_t n,
+                       float *dst);
+
+/* ---- the coding model of the quantized dtypes (used by model.c / tile_decode.c) ---- */
+int hl__quant_verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out);
+void hl__quant_symbols_extract(hl_dtype_t t, const uint8_t *src, uint64_t first, uint64_t count,
+                               uint8_t *out);
+void hl__quant_verbatim_extract(hl_dtype_t t, const uint8_t *src, uint64_t n, uint8_t *out);
+/* In-place safe like hl__fuse_f32 (sym may be the tail of dst). */
+void hl__quant_fuse_f32(const hl_tensor_codec_t *tc, const uint8_t *sym, const uint8_t *verb,
+                        uint64_t n, float *dst);
+void hl__quant_fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                          uint8_t *dst);
+/* Source bytes of n elements of a quantized dtype. @return 0 or HL_EINVAL. */
+int hl__quant_dtype_bytes(hl_dtype_t t, uint64_t n, uint64_t *out);
+
+#endif /* HL_CODEC_QUANT_H */

@@ -1,0 +1,44 @@
+/*
+ * EntroLLM mode in the container (lossy): turning an imported source model into one whose
+ * weight matrices are quantized dtypes (codec/quant.h), and reading the parameters back.
+ */
+#ifndef HL_FORMAT_QUANT_H
+#define HL_FORMAT_QUANT_H
+
+#include "huffllm/format.h"
+
+/* A per-tensor rule: tensors whose name or role matches `regex` (POSIX extended) get
+ * `bits` (8|4) and `group` (0|32|128), or stay lossless when bits = 0. */
+typedef struct {
+    const char *regex;
+    unsigned bits, group;
+} hl_quant_rule_t;
+
+typedef struct {
+    unsigned bits;  /* 8 or 4 */
+    unsigned group; /* 0 (per tensor), 32 or 128 weights along a row */
+    const hl_quant_rule_t *rules; /* first match wins; overrides bits/group */
+    size_t n_rules;
+    const char *work_dir; /* where the quantized weights file is written (beside the output) */
+    const char *how;      /* free text recorded in the metadata (the command line) */
+} hl_quant_opts_t;
+
+/*
+ * Rewrites `src` in place: every matrix (2+ dims, more than one row, float or q8_0) is
+ * quantized (1-D tensors such as norms stay lossless, copied as they are) into one new
+ * primary file written under work_dir; the weight files it replaces leave the source (other
+ * files such as tokenizers stay). A grouped rule on a tensor whose rows are not whole groups
+ * falls back to per-tensor scales (recorded). Metadata gets "quantization" = {lossy: true,
+ * how, bits, group, tensors: {name: {dtype, scheme, scale, zero, groups, asym_groups, rmse,
+ * group_fallback}}}. *tmp_path receives the new file's path: the caller unlinks it after
+ * writing (and on failure) and frees the string.
+ */
+int hl_quant_source(hl_source_t *src, const hl_quant_opts_t *opts, char **tmp_path,
+                    hl_error_t *err);
+
+/* Reader side: loads per-tensor scale/zero of QU8/QU4 tensors from the metadata. */
+int hl__quant_params_apply(hl_hlm_t *h, hl_error_t *err);
+/* True when the file records lossy quantization (decompress must refuse it). */
+bool hl_hlm_is_lossy(const hl_hlm_t *h);
+
+#endif /* HL_FORMAT_QUANT_H */
