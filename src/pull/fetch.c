@@ -207,6 +207,31 @@ int hl__fetch_get(hl__fetch_ctx_t *ctx, const char *url, size_t max, char **body
     return rc;
 }
 
+int hl__pull_hash_range(int fd, const char *path, uint64_t off, uint64_t len,
+                        hl_sha256_t *into, hl_error_t *err)
+{
+    size_t bufsz = 1u << 20;
+    uint8_t *buf = malloc(bufsz);
+    if (!buf)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    int rc = 0;
+    for (uint64_t done = 0; done < len;) {
+        ssize_t n = pread(fd, buf, (size_t)HL_MIN((uint64_t)bufsz, len - done),
+                          (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? hl_error_set_errno(err, HL_EIO, errno, "%s: read", path)
+                       : hl_error_set(err, HL_EIO, "%s: shorter than expected", path);
+            break;
+        }
+        hl_sha256_update(into, buf, (size_t)n);
+        done += (uint64_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
 /* ---- chunk download ---- */
 
 typedef struct {
@@ -416,6 +441,26 @@ static int slot_finish(slot_t *s, CURLcode cc, hl_error_t *err)
     return 0;
 }
 
+/*
+ * Feeds verified chunks from the start of the file into the whole-file digest, at most
+ * `max` chunks per call so that transfers keep being served in between.
+ */
+static int advance_whole(const hl__fetch_job_t *job, uint32_t max, hl_error_t *err)
+{
+    for (uint32_t k = 0; k < max && *job->whole_next < job->m->n_chunks; k++) {
+        uint32_t i = *job->whole_next;
+        if (!hl__pull_state_get(job->st, i))
+            break;
+        uint64_t off, len;
+        hl_manifest_chunk_range(job->m, i, &off, &len);
+        int rc = hl__pull_hash_range(job->fd, job->partial_path, off, len, job->whole, err);
+        if (rc)
+            return rc;
+        (*job->whole_next)++;
+    }
+    return 0;
+}
+
 static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *multi,
                      slot_t *slots, unsigned nslots, queue_t *q, hl_error_t *err)
 {
@@ -470,12 +515,16 @@ static int run_multi(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, CURLM *mu
                 hl__fetch_report(ctx, true);
             }
         }
+        int hr = advance_whole(job, 2, err);
+        if (hr)
+            return hr;
         /* A freed slot takes the next chunk at once (polling first would idle the
          * connection for the whole poll timeout between chunks). */
         if (!freed && (q->n > 0 || busy > 0))
             curl_multi_poll(multi, NULL, 0, 50, NULL);
     }
-    return checkpoint(job, &last_checkpoint, true, err);
+    int rc = advance_whole(job, UINT32_MAX, err);
+    return rc ? rc : checkpoint(job, &last_checkpoint, true, err);
 }
 
 int hl__fetch_chunks(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, hl_error_t *err)

@@ -35,6 +35,12 @@ int hl__fetch_get(hl__fetch_ctx_t *ctx, const char *url, size_t max, char **body
 
 /* The chunk download of one pull. */
 typedef struct {
+    /* The whole-file SHA-256, computed by reading the partial file back as soon as the
+     * chunks from the start are verified (overlapping the download, so that the final
+     * check does not re-read the whole file after 100%). *whole_next = chunks hashed so
+     * far; when the download succeeds it equals m->n_chunks. */
+    hl_sha256_t *whole;
+    uint32_t *whole_next;
     const char *blob_url;
     const hl_manifest_t *m;
     int fd;                   /* the partial file, already m->size bytes long */
@@ -52,5 +58,10 @@ typedef struct {
  * HL_ECANCELED.
  */
 int hl__fetch_chunks(hl__fetch_ctx_t *ctx, const hl__fetch_job_t *job, hl_error_t *err);
+
+/* Adds bytes [off, off+len) of an open file to `into`, read in 1 MiB pieces (a chunk size
+ * from the network never sizes an allocation). HL_EIO on a read error or a short file. */
+int hl__pull_hash_range(int fd, const char *path, uint64_t off, uint64_t len,
+                        hl_sha256_t *into, hl_error_t *err);
 
 #endif

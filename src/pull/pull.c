@@ -178,46 +178,20 @@ static void release_lock(pull_t *p)
     p->lock_fd = -1;
 }
 
-/* SHA-256 of bytes [off, off+len) of an open file, read in 1 MiB pieces (a chunk size
- * comes from the network: it never sizes an allocation). HL_EIO on a short file. */
-static int hash_range(int fd, const char *path, uint64_t off, uint64_t len,
-                      uint8_t out[HL_SHA256_LEN], hl_error_t *err)
-{
-    size_t bufsz = 1u << 20;
-    uint8_t *buf = malloc(bufsz);
-    hl_sha256_t *s = hl_sha256_create();
-    int rc = 0;
-    if (!buf || !s) {
-        rc = hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    for (uint64_t done = 0; done < len;) {
-        ssize_t n = pread(fd, buf, (size_t)HL_MIN((uint64_t)bufsz, len - done),
-                          (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? hl_error_set_errno(err, HL_EIO, errno, "%s: read", path)
-                       : hl_error_set(err, HL_EIO, "%s: shorter than expected", path);
-            goto out;
-        }
-        hl_sha256_update(s, buf, (size_t)n);
-        done += (uint64_t)n;
-    }
-    hl_sha256_final(s, out);
-out:
-    free(buf);
-    hl_sha256_free(s);
-    return rc;
-}
-
 /* SHA-256 of a whole open file. */
 static int hash_fd(int fd, const char *path, uint8_t out[HL_SHA256_LEN], hl_error_t *err)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return hl_error_set_errno(err, HL_EIO, errno, "%s: stat", path);
-    return hash_range(fd, path, 0, (uint64_t)st.st_size, out, err);
+    hl_sha256_t *s = hl_sha256_create();
+    if (!s)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    int rc = hl__pull_hash_range(fd, path, 0, (uint64_t)st.st_size, s, err);
+    if (!rc)
+        hl_sha256_final(s, out);
+    hl_sha256_free(s);
+    return rc;
 }
 
 /* true when `path` exists, has the manifest's size and SHA-256. */
@@ -328,8 +302,13 @@ static int open_partial(pull_t *p, hl_error_t *err)
         hl_manifest_chunk_range(&p->m, i, &off, &len);
         uint8_t d[HL_SHA256_LEN];
         hl_error_t herr;
-        if (hash_range(p->fd, p->partial, off, len, d, &herr) != 0 ||
-            memcmp(d, p->m.chunks[i], HL_SHA256_LEN) != 0) {
+        hl_sha256_t *cs = hl_sha256_create();
+        if (!cs)
+            return hl_error_set(err, HL_ENOMEM, "out of memory");
+        int hrc = hl__pull_hash_range(p->fd, p->partial, off, len, cs, &herr);
+        hl_sha256_final(cs, d);
+        hl_sha256_free(cs);
+        if (hrc != 0 || memcmp(d, p->m.chunks[i], HL_SHA256_LEN) != 0) {
             hl_log_warn("%s: chunk %u recorded as verified does not match; fetching it again",
                         p->partial, i);
             hl__pull_state_set(&p->st, i, false);
@@ -355,13 +334,11 @@ static int fsync_dir(const char *dir, hl_error_t *err)
     return rc;
 }
 
-/* Whole-file check, fsync, atomic rename into place. */
-static int finish(pull_t *p, hl_error_t *err)
+/* Whole-file check, fsync, atomic rename into place. `whole` holds the digest of the file
+ * as read back from it during the download (see hl__fetch_job_t.whole). */
+static int finish(pull_t *p, const uint8_t whole[HL_SHA256_LEN], hl_error_t *err)
 {
-    uint8_t d[HL_SHA256_LEN];
-    int rc = hash_fd(p->fd, p->partial, d, err);
-    if (rc)
-        return rc;
+    const uint8_t *d = whole;
     if (memcmp(d, p->m.sha256, HL_SHA256_LEN) != 0) {
         /* Every chunk matched but the whole does not: the manifest contradicts itself. */
         drop_partial(p);
@@ -414,7 +391,13 @@ static int pull_run(pull_t *p, hl_pull_result_t *res, hl_error_t *err)
     if (!h)
         return hl_error_set(err, HL_ENOMEM, "out of memory");
     p->ctx.headers = h;
+    hl_sha256_t *whole = hl_sha256_create();
+    if (!whole)
+        return hl_error_set(err, HL_ENOMEM, "out of memory");
+    uint32_t whole_next = 0;
     hl__fetch_job_t job = {
+        .whole = whole,
+        .whole_next = &whole_next,
         .blob_url = p->blob_url,
         .m = &p->m,
         .fd = p->fd,
@@ -427,12 +410,15 @@ static int pull_run(pull_t *p, hl_pull_result_t *res, hl_error_t *err)
     double t0 = hl_now();
     rc = hl__fetch_chunks(&p->ctx, &job, err);
     p->progress.elapsed = hl_now() - t0;
+    uint8_t digest[HL_SHA256_LEN];
+    hl_sha256_final(whole, digest);
+    hl_sha256_free(whole);
     if (rc == HL_ENOSPC)
         drop_partial(p);
     if (rc)
         return rc;
     hl__fetch_report(&p->ctx, true);
-    return finish(p, err);
+    return finish(p, digest, err);
 }
 
 int hl_pull(const hl_pull_opts_t *opts, hl_pull_result_t *res, hl_error_t *err)

@@ -16,6 +16,7 @@ were injected is printed on stderr):
   --stall-after N  stop sending (but keep the socket open) after N body bytes
   --rate BPS       throttle blob bodies to about BPS bytes/s (all responses)
   --busy N         answer the first N manifest requests 503 + Retry-After: 1
+  --lie-whole      serve a manifest whose whole-file SHA-256 does not match its chunks
 Binds 127.0.0.1 only; writes the port to --port-file; exits after --lifetime seconds.
 """
 import argparse
@@ -176,13 +177,16 @@ class Handler(BaseHTTPRequestHandler):
         man = manifest_for(mid, path)
         if what == "manifest" and take_busy():
             return self.reply(503, b'{"error":{"message":"hashing"}}', [("Retry-After", "1")])
+        if what == "manifest" and ARGS.lie_whole:
+            man = dict(man, sha256="0" * 64)  # chunks fine, whole-file digest wrong
         if what == "manifest":
             return self.reply(200, json.dumps(man).encode(),
                               [("Content-Type", "application/json")])
         size = man["size"]
-        etag = '"sha256:%s"' % man["sha256"]
+        advertised = "0" * 64 if ARGS.lie_whole else man["sha256"]
+        etag = '"sha256:%s"' % advertised
         pin = re.search(r"(?:^|&)sha256=([^&]*)", query)
-        if pin and pin.group(1) != man["sha256"]:
+        if pin and pin.group(1) != advertised:
             return self.reply(404, b'{"error":{"message":"other version"}}')
         common = [("ETag", etag), ("Accept-Ranges", "bytes"),
                   ("Content-Type", "application/octet-stream"),
@@ -268,6 +272,8 @@ def main():
     p.add_argument("--stall-after", type=int)
     p.add_argument("--flip-offset", type=int)
     p.add_argument("--rate", type=float, default=0)
+    p.add_argument("--lie-whole", action="store_true",
+                   help="serve a manifest whose whole-file sha256 is wrong")
     p.add_argument("--busy", type=int, default=0,
                    help="answer the first N manifest requests 503 + Retry-After: 1")
     p.add_argument("--lifetime", type=float, default=120)

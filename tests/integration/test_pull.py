@@ -167,6 +167,13 @@ def run(tmp):
               "resume after failure reuses verified chunks (%s bytes)" % (m and m.group(1)))
         check(listing(dst) == ["m1.hlm"], "partial and state removed: %s" % listing(dst))
 
+    # 4b. Every chunk verifies but the whole-file digest does not: refused, nothing left.
+    fresh(dst)
+    with Origin(tmp, "--lie-whole") as o:
+        rc, err = pull(o.url, dst)
+        check(rc == 1 and "whole file" in err and listing(dst) == [],
+              "whole-file SHA-256 mismatch refused, nothing left (%s)" % listing(dst))
+
     # 5. kill -9 mid-transfer, then resume.
     fresh(dst)
     with Origin(tmp, "--rate", str(SIZE // 4)) as o:
