@@ -21,4 +21,5 @@ int hl_cmd_verify(int argc, char **argv);
 int hl_cmd_inspect(int argc, char **argv);
 int hl_cmd_bench(int argc, char **argv);
 int hl_cmd_synth(int argc, char **argv);
+int hl_cmd_eval(int argc, char **argv);
 #endif

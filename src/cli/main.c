@@ -17,6 +17,7 @@ static const hl_cli_command_t commands[] = {
     {"inspect", hl_cmd_inspect, "per-tensor sizes, bits per weight and entropy bound"},
     {"bench", hl_cmd_bench, "benchmarks: bench codec (compression ratio, decode rate)"},
     {"synth", hl_cmd_synth, "write a synthetic Llama model (GGUF) for benchmarks"},
+    {"eval", hl_cmd_eval, "quality of a lossy (quantized) model against its reference"},
     {NULL, NULL, NULL},
 };
 

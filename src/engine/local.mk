@@ -8,4 +8,5 @@ src_engine_libhl_engine_a_SOURCES = \
 	src/engine/engine.c src/engine/exec.h \
 	src/engine/forward.c \
 	src/engine/sampler.c \
-	src/engine/stop.c
+	src/engine/stop.c \
+	src/engine/eval.c src/engine/eval.h
