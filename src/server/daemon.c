@@ -197,24 +197,33 @@ void hl__daemon_notify(void *ud, hl_job_t *job)
 static void hl__wake_cb(uv_async_t *a)
 {
     hl_daemon_t *d = a->data;
+    /* The detached jobs go into a private array before the lock is released: once a job's
+     * in_mailbox is clear, a scheduler thread may post it again and reuse its mail_next. */
     pthread_mutex_lock(&d->mail_mu);
-    hl_job_t *list = d->mail, *rev = NULL;
-    d->mail = NULL;
-    while (list) { /* oldest first */
-        hl_job_t *next = list->mail_next;
-        list->in_mailbox = false;
-        list->mail_next = rev;
-        rev = list;
-        list = next;
+    size_t n = 0;
+    for (hl_job_t *j = d->mail; j; j = j->mail_next)
+        n++;
+    if (n > d->mail_cap) {
+        hl_job_t **p = realloc(d->mail_batch, n * sizeof *p);
+        if (!p) { /* keep them queued; the tick retries */
+            pthread_mutex_unlock(&d->mail_mu);
+            return;
+        }
+        d->mail_batch = p;
+        d->mail_cap = n;
     }
+    size_t i = n;
+    for (hl_job_t *j = d->mail; j; j = j->mail_next) /* the list is newest first */
+        d->mail_batch[--i] = j;
+    for (i = 0; i < n; i++)
+        d->mail_batch[i]->in_mailbox = false;
+    d->mail = NULL;
     pthread_mutex_unlock(&d->mail_mu);
-    while (rev) {
-        hl_job_t *next = rev->mail_next;
-        rev->mail_next = NULL;
-        if (rev->owner)
-            hl__gen_deliver(rev->owner);
-        hl_job_unref(rev);
-        rev = next;
+    for (i = 0; i < n; i++) {
+        hl_job_t *j = d->mail_batch[i];
+        if (j->owner)
+            hl__gen_deliver(j->owner);
+        hl_job_unref(j);
     }
     hl__daemon_req_gone(d);
 }
@@ -347,6 +356,7 @@ static void hl__tick_cb(uv_timer_t *t)
     hl_daemon_t *d = t->data;
     hl__http_check_disconnects(d);
     hl__registry_tick(d);
+    hl__wake_cb(&d->wake); /* a no-op unless a batch was left queued by a failed allocation */
 }
 
 /* ---- life cycle ---- */
@@ -442,6 +452,7 @@ void hl_daemon_free(hl_daemon_t *d)
         hl_job_unref(j);
     }
     pthread_mutex_unlock(&d->mail_mu);
+    free(d->mail_batch);
     hl_dist_free(d->dist);
     hl_engine_free(d->engine);
     hl_metrics_free(d->metrics);

@@ -241,7 +241,9 @@ struct hl_daemon_s {
     hl_entry_t *models; /* configured first, then retired ones */
 
     pthread_mutex_t mail_mu;
-    hl_job_t *mail; /* jobs with news for the loop */
+    hl_job_t *mail; /* jobs with news for the loop (newest first) */
+    hl_job_t **mail_batch; /* loop only: the batch being delivered */
+    size_t mail_cap;
 
     hl_req_t *reqs; /* live requests */
     unsigned n_conns;

@@ -471,7 +471,9 @@ void hl__gen_deliver(hl_req_t *r)
     hl_job_t *j = r->job;
     if (!j)
         return;
-    bool stream = r->oai.stream && r->state == HL_REQ_STREAM;
+    /* A stream's queue exists from submission on; its response may not be queued yet (the
+     * request waited for a model load and is being resumed), so go by the request. */
+    bool stream = r->oai.stream;
     size_t n_done = 0;
     int error;
     pthread_mutex_lock(&j->mu);
@@ -542,6 +544,7 @@ void hl__gen_deliver(hl_req_t *r)
         if (error && all_done && !r->stream_end) {
             hl_oai_error_t e;
             hl__job_error(r, &e);
+            hl_log_warn("%s: generation failed: %s", r->route.name, e.message);
             hl_sse_error(&r->q, &e);
             r->stream_end = true;
         } else if (all_done && !r->stream_end) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,14 @@ static void hl__conn_notify(void *cls, struct MHD_Connection *conn, void **socke
     hl_metric_set(d->m.connections, NULL, d->n_conns);
 }
 
+/*
+ * MHD does not watch suspended connections, so a client that leaves while its request waits
+ * (queued, loading, or a non-streamed generation) would hold its slot until the end. The
+ * TCP state tells: the peer's FIN moves the socket to CLOSE_WAIT. (recv(MSG_PEEK) cannot be
+ * used: MHD shuts down the read side itself once a request is in, which also reads as EOF.)
+ * A client that half-closes its sending side on purpose is taken as gone too; HTTP clients
+ * do not do that.
+ */
 void hl__http_check_disconnects(hl_daemon_t *d)
 {
     for (hl_req_t *r = d->reqs; r; r = r->next) {
@@ -381,16 +390,20 @@ void hl__http_check_disconnects(hl_daemon_t *d)
             MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci)
             continue;
-        char b;
-        ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            /* Cancel now, then let MHD see the closed socket and end the request. */
-            hl_log_debug("%s: client closed the connection while waiting", r->route.name);
-            hl__gen_dispose(r);
-            hl_oai_error_t e;
-            hl_oai_error_set(&e, 400, NULL, NULL, "client closed the connection");
-            hl__req_error(r, &e, false);
-        }
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+            continue;
+        if (ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_CLOSE)
+            continue;
+        /* Cancel now, then let MHD see the closed socket and end the request. */
+        hl_log_debug("%s: client closed the connection while waiting (TCP state %u, fd %d, "
+                     "state %d): cancelled",
+                     r->route.name, (unsigned)ti.tcpi_state, (int)ci->connect_fd, (int)r->state);
+        hl__gen_dispose(r);
+        hl_oai_error_t e;
+        hl_oai_error_set(&e, 400, NULL, NULL, "client closed the connection");
+        hl__req_error(r, &e, false);
     }
 }
 

@@ -1,6 +1,7 @@
 /* Continuous-batching scheduler: one thread per loaded model (see sched.h). */
 #include "server/sched.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,7 +322,9 @@ static void hl__start_job(hl_sched_t *s, hl_job_t *j)
         c->last = c->n_prompt ? c->prompt[c->n_prompt - 1] : -1;
         rc = hl_engine_prefill(s->engine, s->model, c->seq, c->prompt, c->n_prompt, s->logits);
         if (rc != 0) {
-            hl__fail_job(s, j, rc, "prompt processing failed");
+            char msg[128];
+            snprintf(msg, sizeof msg, "prompt processing failed: %s", hl_strerror(rc));
+            hl__fail_job(s, j, rc, msg);
             return;
         }
         hl__sample(s, j, c, s->logits);
@@ -402,7 +405,8 @@ static void hl__step(hl_sched_t *s, size_t n_run)
     for (size_t i = 0; i < n; i++) {
         hl_job_t *j = s->step_job[i];
         if (rc != 0)
-            hl__fail_job(s, j, rc, "the engine failed during a batch step");
+            hl__fail_job(s, j, rc, rc == HL_ENOMEM ? "out of memory during a batch step"
+                                                   : "the engine failed during a batch step");
         else if (!s->step_choice[i]->done)
             hl__sample(s, j, s->step_choice[i], s->step_logits[i]);
     }

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ STORIES_GREEDY = "Once upon a time, there was a little girl named Lily."
 
 FAILED = []
 _procs = []
+_dirs = []
 
 
 def check(cond, what):
@@ -75,7 +77,16 @@ def _kill_all():
                 pass
 
 
-atexit.register(_kill_all)
+def _cleanup():
+    _kill_all()
+    for d in _dirs:
+        if FAILED:
+            print("logs kept in " + d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
 
 
 def _compress(src, out, extra=()):
@@ -122,6 +133,7 @@ class Daemon:
 
     def __init__(self, config_text, name="huffllmd", extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="hl_daemon_")
+        _dirs.append(self.dir)
         self.conf = os.path.join(self.dir, "huffllmd.conf")
         self.log_path = os.path.join(self.dir, name + ".log")
         with open(self.conf, "w") as f:

@@ -68,10 +68,18 @@ check(st == 200 and body.get("status") == "loaded" and body.get("context_length"
       "after a request the model is loaded (context 512)")
 greedy = text
 
+# the first request for the second model is a stream: it waits for the load, then streams
+st, h, raw, ev = d.stream("/v1/completions", {"model": "tiny", "prompt": "Once upon a time",
+                                             "max_tokens": 12, "temperature": 0, "stream": True})
+chunks = [c for c in ev if c != "[DONE]"]
+check(st == 200 and ev and ev[-1] == "[DONE]" and chunks[-1]["choices"][0]["finish_reason"] and
+      sum(len(c["choices"][0]["text"]) for c in chunks) > 0,
+      "a stream that waits for its model's load streams the whole answer")
 st, h, body = d.json("POST", "/v1/completions",
                      {"model": "tiny", "prompt": "Once upon a time", "max_tokens": 12,
                       "temperature": 0})
-check(st == 200 and len(body["choices"][0]["text"]) > 0, "second model answers too")
+check(st == 200 and body["choices"][0]["text"] == "".join(c["choices"][0]["text"] for c in chunks),
+      "second model answers too, the same text as its stream")
 
 # default max_tokens is 16
 st, h, body = d.json("POST", "/v1/completions", {"model": "stories", "prompt": "Once"})

@@ -11,7 +11,9 @@ command -v curl >/dev/null 2>&1 || { echo "SKIP: curl not installed"; exit 77; }
 
 dir=$(mktemp -d /tmp/hl_daemon_curl.XXXXXX)
 pid=
+watchdog=
 cleanup() {
+    [ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
     [ -n "$pid" ] && kill "$pid" 2>/dev/null
     [ -n "$pid" ] && wait "$pid" 2>/dev/null
     rm -rf "$dir"
@@ -31,9 +33,11 @@ log_level = debug
 [model.stories]
 path = s.hlm
 CONF
-timeout 120 "$BUILD/huffllmd" --config "$dir/d.conf" --listen 127.0.0.1 --port 0 \
-    > "$dir/log" 2>&1 &
+"$BUILD/huffllmd" --config "$dir/d.conf" --listen 127.0.0.1 --port 0 > "$dir/log" 2>&1 &
 pid=$!
+# watchdog: the daemon never outlives 120 s, whatever the checks do
+( sleep 120; kill -9 "$pid" 2>/dev/null ) &
+watchdog=$!
 port=
 i=0
 while [ $i -lt 200 ] && [ -z "$port" ]; do
