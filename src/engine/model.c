@@ -274,6 +274,19 @@ static int load_matrix(hl_model_t *m, const char *role, uint64_t rows, uint64_t 
             return hl_error_set(err, rc, "%s: tensor \"%s\" tile %u: cannot decode", path, role,
                                 i);
     }
+    /* Raw mode widens rows from the source bytes alone; a dtype whose parameters live
+     * elsewhere (per-tensor quantized scales) cannot be, so refuse it here rather than at
+     * the first step. */
+    float *probe = malloc((size_t)cols * sizeof *probe);
+    if (!probe)
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory", path);
+    rc = hl_widen_f32(t->dtype, w->raw, cols, probe);
+    free(probe);
+    if (rc)
+        return hl_error_set(err, HL_EUNSUPPORTED,
+                            "%s: tensor \"%s\": dtype %s cannot be kept uncompressed (raw mode); "
+                            "load it without raw mode",
+                            path, role, hl_dtype_name(t->dtype));
     m->weight_bytes += t->raw_bytes;
     return 0;
 }
