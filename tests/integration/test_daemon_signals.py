@@ -149,6 +149,23 @@ st, h, body = d.json("POST", "/v1/completions", {"model": "stories", "prompt": "
                                                  "temperature": 0})
 check(st == 200, "the server keeps serving after a disconnect")
 
+# a non-streamed request whose client gives up while it waits is cancelled too
+gen0 = metric_value(d.metrics()[1], "huffllm_generation_tokens_total", {"model": "stories"}) or 0
+c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=0.3)
+try:
+    c.request("POST", "/v1/completions", body=json.dumps(
+        {"model": "stories", "prompt": "", "max_tokens": 500, "temperature": 0.8, "n": 16}),
+        headers={"Content-Type": "application/json"})
+    c.getresponse()
+    gave_up = False
+except (socket.timeout, TimeoutError):
+    gave_up = True
+c.close()
+check(gave_up, "the client gave up before the answer")
+check(wait_for(lambda: running() == 0, 3), "the abandoned non-streamed request stops running")
+gen1 = metric_value(d.metrics()[1], "huffllm_generation_tokens_total", {"model": "stories"}) or 0
+check(gen1 - gen0 < 16 * 500, "its generation stopped early (%d of 8000 tokens)" % (gen1 - gen0))
+
 # ---- SIGTERM during a stream: it drains, new connections are refused, exit 0 ----
 s = Stream(d, {"model": "stories", "prompt": "", "max_tokens": 500, "temperature": 0, "stream": True})
 s.start()
