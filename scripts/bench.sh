@@ -1,6 +1,7 @@
 #!/bin/sh
 # `make bench` (BENCHMARKS.md sections 1 and 2): huffllm bench codec on the shared GGUF models
-# of every Huffman-coded dtype (bf16, f16, q8_0, f32) and on the synthetic bf16 tensor.
+# of every Huffman-coded dtype (bf16, f16, q8_0, f32) and on the synthetic bf16 tensor;
+# section 3: huffllm bench run on a synthetic 0.5B model (below).
 # Usage: scripts/bench.sh BUILD_DIR [extra options for `huffllm bench codec`]
 set -eu
 build=${1:?usage: scripts/bench.sh BUILD_DIR [options]}
@@ -20,4 +21,19 @@ echo "machine: nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/c
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: $build/huffllm bench codec$models $*"
 # shellcheck disable=SC2086 # $models is a list of paths without spaces
-exec "$build/huffllm" bench codec $models "$@"
+"$build/huffllm" bench codec $models "$@"
+
+# Section 3: `huffllm bench run` on a synthetic 0.5B-parameter bf16 Llama model, generated once
+# into BUILD_DIR/bench-data (1 GB) and compressed again whenever huffllm is newer than the .hlm
+# (a codec change is measured on the files it writes). Options of bench run: $HL_BENCH_RUN_ARGS
+# (e.g. "--reps 3 --tokens 2" for a quicker run).
+data="$build/bench-data"
+mkdir -p "$data"
+if [ ! -f "$data/synth-0.5B.gguf" ]; then
+    "$build/huffllm" synth --params 0.5B -o "$data/synth-0.5B.gguf"
+fi
+if [ -z "$(find "$data/synth-0.5B.hlm" -newer "$build/huffllm" 2>/dev/null)" ]; then
+    "$build/huffllm" compress "$data/synth-0.5B.gguf" -o "$data/synth-0.5B.hlm" -f -q
+fi
+# shellcheck disable=SC2086 # the options are words without spaces
+exec "$build/huffllm" bench run "$data/synth-0.5B.hlm" ${HL_BENCH_RUN_ARGS:-}

@@ -9,6 +9,7 @@ include tests/unit/engine/local.mk
 include tests/unit/tokenizer/local.mk
 include tests/fuzz/local.mk
 include tests/unit/import/local.mk
+include tests/unit/bench/local.mk
 # CLI integration: every real model through compress/verify/decompress, and bad input.
 TESTS += tests/integration/test_cli.sh
 dist_noinst_SCRIPTS += tests/integration/test_cli.sh

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/bench_run.h"
 #include "cli/commands.h"
 
 static const hl_cli_command_t benches[] = {
     {"codec", hl__bench_codec, "compression vs entropy bound and zstd -19; decode rate"},
+    {"run", hl__bench_run, "tokens/s compressed vs uncompressed, memory, physical limits"},
     {NULL, NULL, NULL},
 };
 

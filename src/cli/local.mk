@@ -12,3 +12,4 @@ huffllm_LDADD = $(HL_ALL_LIBS)
 huffllm_SOURCES += src/cli/cmd_bench.c src/bench/bench.h src/bench/bench_codec.c src/bench/bench_speed.c
 huffllm_SOURCES += src/cli/cmd_synth.c
 huffllm_SOURCES += src/cli/cmd_eval.c src/cli/eval_prompts.c src/cli/eval_prompts.h
+huffllm_SOURCES += src/bench/bench_run.h src/bench/bench_run.c src/bench/bench_run_rates.c src/bench/bench_run_stats.c
