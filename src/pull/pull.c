@@ -81,6 +81,8 @@ static int pull_init(pull_t *p, const hl_pull_opts_t *o, hl_error_t *err)
                             "pull: '%s' is not a valid model id (letters, digits, '.', '_', '-')",
                             o->model ? o->model : "");
     p->base = normalize_url(o->url);
+    if (p->base && p->base[strlen(p->base) - 1] == ':')
+        return hl_error_set(err, HL_EINVAL, "pull: '%s' has an empty port number", o->url);
     if (p->base) {
         p->manifest_url = str_printf("%s/v1/models/%s/manifest", p->base, o->model);
         p->blob_url = str_printf("%s/v1/models/%s/blob", p->base, o->model);

@@ -258,6 +258,9 @@ def run(tmp):
         rc, err = pull(o.url, dst, "--key", "s3cret")
         check(rc == 0 and sha(out) == want, "--key works")
 
+    rc, err = pull("127.0.0.1:", dst)
+    check(rc == 1 and "empty port" in err, "an empty port is refused, not taken as 80")
+
     # 10. Usage errors exit 2.
     r = subprocess.run([HUFFLLM, "pull", "onlyone"], capture_output=True, timeout=10)
     check(r.returncode == 2, "usage error exits 2")
