@@ -161,6 +161,9 @@ int hl_hlm_verify(const hl_hlm_t *h, hl_error_t *err);
 typedef struct {
     bool overwrite;
     const volatile sig_atomic_t *cancel; /* as in hl_write_opts_t */
+    /* Progress: bytes of source files written / total, after each file and every 32 MiB. */
+    void (*progress)(void *ud, uint64_t done, uint64_t total, const char *file);
+    void *progress_ud;
 } hl_restore_opts_t;
 /*
  * Writes the source files back byte for byte (checking each file's SHA-256 before the

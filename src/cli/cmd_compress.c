@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/progress.h"
 #include "cli/quant_opts.h"
 #include "huffllm/format.h"
 #include "huffllm/import.h"
@@ -69,26 +70,6 @@ static char *default_output(const char *src, bool is_dir)
         memcpy(out + len, ".hlm", 5);
     }
     return out;
-}
-
-typedef struct {
-    bool tty;
-    int last_pct;
-} progress_t;
-
-static void progress_cb(void *ud, uint64_t done, uint64_t total, const char *tensor)
-{
-    progress_t *p = ud;
-    if (!p->tty)
-        return;
-    int pct = total ? (int)(100.0 * (double)done / (double)total) : 100;
-    char bar[31];
-    int fill = pct * 30 / 100;
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[30] = '\0';
-    fprintf(stderr, "\r[%s] %3d%% %.40s\033[K", bar, pct, tensor);
-    p->last_pct = pct;
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -233,15 +214,15 @@ int hl_cmd_compress(int argc, char **argv)
         free(real_dir);
         return 1;
     }
-    progress_t prog = {.tty = isatty(STDERR_FILENO) == 1, .last_pct = -1};
-    wopts.progress = progress_cb;
+    hl_cli_progress_t prog;
+    hl_cli_progress_init(&prog);
+    wopts.progress = hl_cli_progress_cb;
     wopts.progress_ud = &prog;
     wopts.cancel = &hl_cli_interrupted;
     hl_cli_catch_interrupts();
     rc = hl_hlm_write(&src, out_path, &wopts, &err);
+    hl_cli_progress_clear(&prog);
     hl_cli_quant_done(&quant);
-    if (prog.tty && prog.last_pct >= 0)
-        fprintf(stderr, "\r\033[K");
     if (rc != 0) {
         const char *msg = hl_error_msg(&err, rc);
         if (strstr(msg, out_path)) /* file errors already name the output */

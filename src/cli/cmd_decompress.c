@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/progress.h"
 #include "format/quant.h"
 #include "huffllm/format.h"
 
@@ -26,7 +27,7 @@ static void usage(FILE *out)
             "                    Default: the original names, beside IN.hlm (a directory model is\n"
             "                    recreated as a directory of its original name beside IN.hlm).\n"
             "  -f, --force       overwrite existing files\n"
-            "  -q, --quiet       no summary line\n"
+            "  -q, --quiet       no summary line (the progress bar shows only on a terminal)\n"
             "  -h, --help        this help\n\n"
             "Exit status: 0 ok, 1 failure (nothing is left under a final name), 2 usage.\n");
 }
@@ -126,8 +127,13 @@ int hl_cmd_decompress(int argc, char **argv)
         rc = hl_error_set(&err, HL_ENOMEM, "out of memory");
     ropts.cancel = &hl_cli_interrupted;
     hl_cli_catch_interrupts();
+    hl_cli_progress_t prog;
+    hl_cli_progress_init(&prog);
+    ropts.progress = hl_cli_progress_cb;
+    ropts.progress_ud = &prog;
     if (rc == 0)
         rc = hl_hlm_restore(h, primary, dir, &ropts, &err);
+    hl_cli_progress_clear(&prog);
     if (rc != 0) {
         fprintf(stderr, "huffllm decompress: %s\n", hl_error_msg(&err, rc));
         if (made_dir)

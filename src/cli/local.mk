@@ -5,6 +5,7 @@ huffllm_SOURCES += src/cli/cmd_run.c
 huffllm_SOURCES += src/cli/cmd_pull.c
 huffllm_SOURCES += src/cli/cmd_compress.c src/cli/quant_opts.c src/cli/quant_opts.h
 huffllm_SOURCES += src/cli/interrupt.c src/cli/interrupt.h
+huffllm_SOURCES += src/cli/progress.c src/cli/progress.h
 huffllm_SOURCES += src/cli/cmd_decompress.c
 huffllm_SOURCES += src/cli/cmd_verify.c
 huffllm_SOURCES += src/cli/cmd_inspect.c

@@ -66,9 +66,27 @@ int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud,
     return rc;
 }
 
+/* Where restored bytes go: the file's temporary, with progress reports on the way. */
+typedef struct {
+    hl_atomic_file_t *out;
+    const hl_restore_opts_t *opts;
+    const char *name;
+    uint64_t done, total, reported;
+} hl__restore_sink_t;
+
+#define HL__RESTORE_PROGRESS_STEP (32u << 20)
+
 static int hl__atomic_sink(void *ud, const void *data, size_t len, hl_error_t *err)
 {
-    return hl_atomic_write(ud, data, len, err);
+    hl__restore_sink_t *k = ud;
+    int rc = hl_atomic_write(k->out, data, len, err);
+    k->done += len;
+    if (rc == 0 && k->opts && k->opts->progress &&
+        k->done - k->reported >= HL__RESTORE_PROGRESS_STEP) {
+        k->reported = k->done;
+        k->opts->progress(k->opts->progress_ud, k->done, k->total, k->name);
+    }
+    return rc;
 }
 
 static char *hl__join(const char *dir, const char *name)
@@ -117,10 +135,17 @@ int hl_hlm_restore(const hl_hlm_t *h, const char *primary_out, const char *dir,
     for (size_t i = 0; paths && i < h->n_files; i++)
         free(paths[i]);
     free(paths);
+    hl__restore_sink_t sink = {.opts = opts};
+    for (size_t i = 0; i < h->n_files; i++)
+        sink.total += h->files[i].size;
     for (size_t i = 0; i < h->n_files && rc == 0; i++) {
-        rc = hl__file_stream(h, i, hl__atomic_sink, &out[i], opts ? opts->cancel : NULL, err);
+        sink.out = &out[i];
+        sink.name = h->files[i].name;
+        rc = hl__file_stream(h, i, hl__atomic_sink, &sink, opts ? opts->cancel : NULL, err);
         if (rc != 0 && rc != HL_ENOSPC && rc != HL_EIO)
             hl_error_prefix(err, "%s", h->path);
+        if (rc == 0 && opts && opts->progress)
+            opts->progress(opts->progress_ud, sink.done, sink.total, sink.name);
     }
     /* Only when every file is complete and checked do they get their final names. */
     for (size_t i = 0; i < h->n_files && rc == 0; i++)
