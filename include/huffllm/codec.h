@@ -54,9 +54,11 @@ typedef enum {
     HL_DTYPE_QU4_G32 = 8,
     HL_DTYPE_QU8_G128 = 9,
     HL_DTYPE_QU4_G128 = 10,
+    HL_DTYPE_QU8_G64 = 11,
+    HL_DTYPE_QU4_G64 = 12,
 } hl_dtype_t;
 /* The largest dtype value a reader accepts. */
-#define HL_DTYPE_MAX HL_DTYPE_QU4_G128
+#define HL_DTYPE_MAX HL_DTYPE_QU4_G64
 
 /* Codecs. Values are stored in .hlm files: never renumber. */
 typedef enum {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/quant_opts.h"
 #include "huffllm/format.h"
 
 static void usage(FILE *out)
@@ -108,6 +109,7 @@ static void print_text(const hl_hlm_t *h, const char *in, sizes_t tot, uint64_t 
     printf("file: %llu source bytes -> %llu bytes (%.2f%%)\n", (unsigned long long)src_bytes,
            (unsigned long long)hl_hlm_file_size(h),
            src_bytes ? 100.0 * (double)hl_hlm_file_size(h) / (double)src_bytes : 0.0);
+    hl_cli_quant_report(h, stdout);
 }
 
 int hl_cmd_inspect(int argc, char **argv)
@@ -177,6 +179,9 @@ int hl_cmd_inspect(int argc, char **argv)
             8.0 * (double)tot.stored / w, "bound_bits_per_weight", tot.bound_bits / w,
             "stored_over_bound",
             tot.bound_bits > 0 ? 8.0 * (double)tot.stored / tot.bound_bits : 0.0);
+        if (doc && hl_hlm_is_lossy(h)) /* how it was made, per tensor scheme and error */
+            json_object_set(doc, "quantization",
+                            json_object_get(hl_hlm_metadata(h), "quantization"));
         char *s = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
         if (!s) {
             fprintf(stderr, "huffllm inspect: %s: cannot render JSON\n", in);

@@ -20,7 +20,8 @@ static int parse_spec(const char *s, unsigned *bits, unsigned *group, bool *has_
     *bits = (unsigned)(s[1] - '0');
     if (s[2] == '\0')
         return 0;
-    if (!strcmp(s + 2, "g0") || !strcmp(s + 2, "g32") || !strcmp(s + 2, "g128")) {
+    if (!strcmp(s + 2, "g0") || !strcmp(s + 2, "g32") || !strcmp(s + 2, "g64") ||
+        !strcmp(s + 2, "g128")) {
         *group = (unsigned)atoi(s + 3);
         *has_group = true;
         return 0;
@@ -41,15 +42,15 @@ int hl_cli_quant_parse_mode(hl_cli_quant_t *q, const char *arg)
     q->o.bits = bits;
     if (hg && !q->group_set)
         q->o.group = group;
-    else if (!q->group_set) /* the default: per-group 128 (see docs/ENTROLLM.md) */
-        q->o.group = 128;
+    else if (!q->group_set) /* defaults measured in docs/ENTROLLM.md: u8 per tensor, u4 g32 */
+        q->o.group = bits == 8 ? 0 : 32;
     return 0;
 }
 
 int hl_cli_quant_parse_group(hl_cli_quant_t *q, const char *arg)
 {
-    if (strcmp(arg, "0") && strcmp(arg, "32") && strcmp(arg, "128")) {
-        fprintf(stderr, "huffllm compress: --group expects 0 (per tensor), 32 or 128, got "
+    if (strcmp(arg, "0") && strcmp(arg, "32") && strcmp(arg, "64") && strcmp(arg, "128")) {
+        fprintf(stderr, "huffllm compress: --group expects 0 (per tensor), 32, 64 or 128, got "
                         "'%s'\n", arg);
         return 2;
     }

@@ -56,10 +56,19 @@ static int round_scale_f16(float *scale)
     return 0;
 }
 
+const float hl_quant_clips[HL_QUANT_N_CLIPS] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f,
+                                                0.7f, 0.65f, 0.6f, 0.55f, 0.5f};
+
 int hl_quant_params(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
                     hl_qscheme_t scheme, hl_qparams_t *out)
 {
-    if ((bits != 8 && bits != 4) || !out || (!x && n))
+    return hl_quant_params_clip(x, n, bits, fp16_scale, scheme, 1.0f, out);
+}
+
+int hl_quant_params_clip(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
+                         hl_qscheme_t scheme, float clip, hl_qparams_t *out)
+{
+    if ((bits != 8 && bits != 4) || !out || (!x && n) || !(clip > 0 && clip <= 1))
         return HL_EINVAL;
     float mn = 0, mx = 0, amax = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -73,15 +82,15 @@ int hl_quant_params(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
         amax = fmaxf(amax, fabsf(v));
     }
     unsigned qmax = (1u << bits) - 1, half = 1u << (bits - 1);
-    hl_qparams_t p = {.scheme = scheme};
+    hl_qparams_t p = {.scheme = scheme, .clip = clip};
     if (scheme == HL_QSCHEME_SYM) {
-        p.scale = amax / (float)(half - 1);
+        p.scale = amax * clip / (float)(half - 1);
         p.zero = (float)half;
         if (fp16_scale && round_scale_f16(&p.scale))
             return HL_ERANGE;
     } else {
         /* The range always holds 0, so the zero point is a code in [0, qmax]. */
-        mn = fminf(mn, 0), mx = fmaxf(mx, 0);
+        mn = fminf(mn, 0) * clip, mx = fmaxf(mx, 0) * clip;
         p.scale = (mx - mn) / (float)qmax;
         if (fp16_scale && round_scale_f16(&p.scale))
             return HL_ERANGE;
@@ -96,13 +105,20 @@ int hl_quant_params(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
 int hl_quant_choose(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
                     hl_qparams_t *out)
 {
-    hl_qparams_t s, a;
-    int rc = hl_quant_params(x, n, bits, fp16_scale, HL_QSCHEME_SYM, &s);
-    if (rc == 0)
-        rc = hl_quant_params(x, n, bits, fp16_scale, HL_QSCHEME_ASYM, &a);
-    if (rc)
-        return rc;
-    *out = a.sse < s.sse ? a : s;
+    hl_qparams_t best = {0};
+    bool have = false;
+    for (int scheme = HL_QSCHEME_SYM; scheme <= HL_QSCHEME_ASYM; scheme++) {
+        for (unsigned k = 0; k < HL_QUANT_N_CLIPS; k++) {
+            hl_qparams_t p;
+            int rc = hl_quant_params_clip(x, n, bits, fp16_scale, (hl_qscheme_t)scheme,
+                                          hl_quant_clips[k], &p);
+            if (rc)
+                return rc;
+            if (!have || p.sse < best.sse) /* strict: ties keep sym, then the wider range */
+                best = p, have = true;
+        }
+    }
+    *out = best;
     return 0;
 }
 

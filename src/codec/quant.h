@@ -4,9 +4,11 @@
  * tile codec then compresses (one code per symbol byte, so u4 codes use a 16-symbol
  * alphabet). Dequantization everywhere is weight = scale * (code - zero).
  *
- * Scheme choice (per tensor, or per group for the grouped dtypes): both candidates are
- * computed and the one with the lower mean squared reconstruction error on those very
- * values wins; ties go to symmetric.
+ * Scheme choice (per tensor, or per group for the grouped dtypes): both schemes, each with
+ * its range shrunk by a clip ratio c in hl_quant_clips (1, 0.95, ..., 0.5: clipping a few
+ * outliers buys finer steps for the bulk), are computed; the candidate with the lowest sum
+ * of squared reconstruction errors on those very values wins (ties: symmetric, then the
+ * larger c). Below, max/min are scaled by c.
  *   symmetric:  zero = 2^(b-1) (128 or 8), scale = max|x| / (2^(b-1) - 1): codes
  *               1 .. 2^b - 1, so +x and -x map to mirrored codes and 0 is exact.
  *   asymmetric: over [min(x,0), max(x,0)]: scale = (max - min) / (2^b - 1), zero =
@@ -29,13 +31,14 @@ bool hl_dtype_is_quant(hl_dtype_t t);
 /* Code width (8 or 4) and group size (0 = per tensor) of a quantized dtype; 0 otherwise. */
 unsigned hl_quant_bits(hl_dtype_t t);
 unsigned hl_quant_group(hl_dtype_t t);
-/* The quantized dtype for bits (8|4) and group (0|32|128). @return 0 or HL_EINVAL. */
+/* The quantized dtype for bits (8|4) and group (0|32|64|128). @return 0 or HL_EINVAL. */
 int hl_quant_dtype(unsigned bits, unsigned group, hl_dtype_t *out);
 
 /* One set of quantization parameters and what it costs. */
 typedef struct {
     hl_qscheme_t scheme;
     float scale, zero; /* weight = scale * (code - zero) */
+    float clip;        /* the clip ratio the range was shrunk by */
     double sse;        /* sum of squared reconstruction errors over the values */
 } hl_qparams_t;
 
@@ -45,9 +48,13 @@ typedef struct {
  */
 int hl_quant_choose(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
                     hl_qparams_t *out);
-/* Parameters of one given scheme (the tests compare both). */
+/* Parameters of one given scheme without clipping (c = 1), or with clip ratio c in (0, 1]. */
 int hl_quant_params(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
                     hl_qscheme_t scheme, hl_qparams_t *out);
+int hl_quant_params_clip(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
+                         hl_qscheme_t scheme, float clip, hl_qparams_t *out);
+#define HL_QUANT_N_CLIPS 11
+extern const float hl_quant_clips[HL_QUANT_N_CLIPS];
 /* code = clamp(round(x / scale + zero), 0, 2^bits - 1) for n values. */
 void hl_quant_codes(const float *x, uint64_t n, unsigned bits, const hl_qparams_t *p,
                     uint8_t *codes);

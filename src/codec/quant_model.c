@@ -11,14 +11,16 @@
 
 bool hl_dtype_is_quant(hl_dtype_t t)
 {
-    return t >= HL_DTYPE_QU8 && t <= HL_DTYPE_QU4_G128;
+    return t >= HL_DTYPE_QU8 && t <= HL_DTYPE_QU4_G64;
 }
 
 unsigned hl_quant_bits(hl_dtype_t t)
 {
     switch (t) {
-    case HL_DTYPE_QU8: case HL_DTYPE_QU8_G32: case HL_DTYPE_QU8_G128: return 8;
-    case HL_DTYPE_QU4: case HL_DTYPE_QU4_G32: case HL_DTYPE_QU4_G128: return 4;
+    case HL_DTYPE_QU8: case HL_DTYPE_QU8_G32: case HL_DTYPE_QU8_G64: case HL_DTYPE_QU8_G128:
+        return 8;
+    case HL_DTYPE_QU4: case HL_DTYPE_QU4_G32: case HL_DTYPE_QU4_G64: case HL_DTYPE_QU4_G128:
+        return 4;
     default: return 0;
     }
 }
@@ -27,6 +29,7 @@ unsigned hl_quant_group(hl_dtype_t t)
 {
     switch (t) {
     case HL_DTYPE_QU8_G32: case HL_DTYPE_QU4_G32: return 32;
+    case HL_DTYPE_QU8_G64: case HL_DTYPE_QU4_G64: return 64;
     case HL_DTYPE_QU8_G128: case HL_DTYPE_QU4_G128: return 128;
     default: return 0;
     }
@@ -34,12 +37,12 @@ unsigned hl_quant_group(hl_dtype_t t)
 
 int hl_quant_dtype(unsigned bits, unsigned group, hl_dtype_t *out)
 {
-    static const hl_dtype_t tab[2][3] = {
-        {HL_DTYPE_QU8, HL_DTYPE_QU8_G32, HL_DTYPE_QU8_G128},
-        {HL_DTYPE_QU4, HL_DTYPE_QU4_G32, HL_DTYPE_QU4_G128},
+    static const hl_dtype_t tab[2][4] = {
+        {HL_DTYPE_QU8, HL_DTYPE_QU8_G32, HL_DTYPE_QU8_G64, HL_DTYPE_QU8_G128},
+        {HL_DTYPE_QU4, HL_DTYPE_QU4_G32, HL_DTYPE_QU4_G64, HL_DTYPE_QU4_G128},
     };
     int b = bits == 8 ? 0 : bits == 4 ? 1 : -1;
-    int g = group == 0 ? 0 : group == 32 ? 1 : group == 128 ? 2 : -1;
+    int g = group == 0 ? 0 : group == 32 ? 1 : group == 64 ? 2 : group == 128 ? 3 : -1;
     if (b < 0 || g < 0 || !out)
         return HL_EINVAL;
     *out = tab[b][g];

@@ -8,7 +8,7 @@
 #include "huffllm/format.h"
 
 /* A per-tensor rule: tensors whose name or role matches `regex` (POSIX extended) get
- * `bits` (8|4) and `group` (0|32|128), or stay lossless when bits = 0. */
+ * `bits` (8|4) and `group` (0|32|64|128), or stay lossless when bits = 0. */
 typedef struct {
     const char *regex;
     unsigned bits, group;
@@ -16,7 +16,7 @@ typedef struct {
 
 typedef struct {
     unsigned bits;  /* 8 or 4 */
-    unsigned group; /* 0 (per tensor), 32 or 128 weights along a row */
+    unsigned group; /* 0 (per tensor), 32, 64 or 128 weights along a row */
     const hl_quant_rule_t *rules; /* first match wins; overrides bits/group */
     size_t n_rules;
     const char *work_dir; /* where the quantized weights file is written (beside the output) */
@@ -24,13 +24,15 @@ typedef struct {
 } hl_quant_opts_t;
 
 /*
- * Rewrites `src` in place: every matrix (2+ dims, more than one row, float or q8_0) is
+ * Rewrites `src` in place: every weight matrix the engine uses (a role, 2+ dims, more than
+ * one row, float or q8_0) is
  * quantized (1-D tensors such as norms stay lossless, copied as they are) into one new
  * primary file written under work_dir; the weight files it replaces leave the source (other
  * files such as tokenizers stay). A grouped rule on a tensor whose rows are not whole groups
- * falls back to per-tensor scales (recorded). Metadata gets "quantization" = {lossy: true,
- * how, bits, group, tensors: {name: {dtype, scheme, scale, zero, groups, asym_groups, rmse,
- * group_fallback}}}. *tmp_path receives the new file's path: the caller unlinks it after
+ * falls back to the largest smaller group that divides them, else to per-tensor scales
+ * (recorded as group_fallback). Metadata gets "quantization" = {lossy: true,
+ * how, bits, group, tensors: {name: {dtype, group, scheme, scale, zero, clip, groups,
+ * asym_groups, rmse, group_fallback}}}. *tmp_path receives the new file's path: the caller unlinks it after
  * writing (and on failure) and frees the string.
  */
 int hl_quant_source(hl_source_t *src, const hl_quant_opts_t *opts, char **tmp_path,

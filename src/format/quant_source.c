@@ -36,7 +36,9 @@ static int pick_rule(const hl_quant_opts_t *o, const hl_src_tensor_t *t, unsigne
     }
     uint64_t rows, cols;
     hl__shape_rows_cols(t->n_dims, t->shape, &rows, &cols);
-    bool matrix = t->n_dims >= 2 && rows > 1;
+    /* Only weight matrices the engine multiplies (they have a role); tables such as
+     * llama2.c's freq_cis, and 1-D tensors (norms), stay lossless. */
+    bool matrix = t->n_dims >= 2 && rows > 1 && t->role && t->role[0];
     bool floaty = t->dtype == HL_DTYPE_F32 || t->dtype == HL_DTYPE_F16 ||
                   t->dtype == HL_DTYPE_BF16 || t->dtype == HL_DTYPE_Q8_0;
     if (!matrix || !floaty)
@@ -59,9 +61,19 @@ static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, 
     uint64_t rows, cols, n, fbytes, qbytes;
     hl__shape_rows_cols(t->n_dims, t->shape, &rows, &cols);
     n = rows * cols; /* checked by hl__source_check */
-    bool fallback = group && cols % group;
-    if (fallback)
+    /* Rows that are not whole groups: the largest smaller group that divides them, else
+     * per-tensor scales. */
+    unsigned asked = group;
+    static const unsigned smaller[] = {128, 64, 32};
+    if (group && cols % group) {
         group = 0;
+        for (size_t k = 0; k < sizeof smaller / sizeof smaller[0]; k++)
+            if (smaller[k] < asked && cols % smaller[k] == 0) {
+                group = smaller[k];
+                break;
+            }
+    }
+    bool fallback = group != asked;
     hl_dtype_t qt;
     if (hl_quant_dtype(bits, group, &qt) || !hl_mul_ok(n, 4, &fbytes) || fbytes > SIZE_MAX ||
         hl_dtype_bytes(qt, n, &qbytes) || qbytes > SIZE_MAX)
@@ -82,7 +94,8 @@ static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, 
     free(q);
     if (rc)
         return rc;
-    json_t *e = json_pack("{s:s, s:I, s:I, s:f, s:b}", "dtype", hl_dtype_name(qt),
+    json_t *e = json_pack("{s:s, s:i, s:I, s:I, s:f, s:b}", "dtype", hl_dtype_name(qt),
+                          "group", (int)group,
                           "groups", (json_int_t)st.groups, "asym_groups",
                           (json_int_t)st.asym_groups, "rmse", n ? sqrt(st.sse / (double)n) : 0.0, "group_fallback",
                           fallback);
@@ -94,6 +107,7 @@ static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, 
                                                      "asym" : "sym"));
         json_object_set_new(e, "scale", json_real(st.tensor.scale));
         json_object_set_new(e, "zero", json_real(st.tensor.zero));
+        json_object_set_new(e, "clip", json_real(st.tensor.clip));
     } else {
         json_object_set_new(e, "scheme", json_string(st.asym_groups == 0 ? "sym" :
                                                      st.asym_groups == st.groups ? "asym" :
@@ -179,9 +193,9 @@ int hl_quant_source(hl_source_t *src, const hl_quant_opts_t *o, char **tmp_path,
 {
     *tmp_path = NULL;
     if (!src || !o || (o->bits != 8 && o->bits != 4) ||
-        (o->group != 0 && o->group != 32 && o->group != 128))
+        (o->group != 0 && o->group != 32 && o->group != 64 && o->group != 128))
         return hl_error_set(err, HL_EINVAL, "quantization: bits must be 8 or 4 and the group "
-                                            "0, 32 or 128");
+                                            "0, 32, 64 or 128");
     size_t *order = NULL;
     int rc = hl__source_check(src, &order, err);
     free(order);

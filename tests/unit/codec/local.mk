@@ -14,3 +14,10 @@ tests_unit_codec_test_dtype_SOURCES = tests/unit/codec/test_dtype.c \
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_dtype_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_dtype_LDADD = $(HL_CODEC_TEST_LIBS)
+# EntroLLM quantization (entrollm).
+check_PROGRAMS += tests/unit/codec/test_quant
+TESTS += tests/unit/codec/test_quant
+tests_unit_codec_test_quant_SOURCES = tests/unit/codec/test_quant.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_quant_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_quant_LDADD = $(HL_CODEC_TEST_LIBS)
