@@ -9,6 +9,10 @@ src_codec_libhl_codec_a_SOURCES = \
 	src/codec/tensor.c \
 	src/codec/tile_encode.c \
 	src/codec/tile_decode.c \
+	src/codec/decode_path.h \
+	src/codec/decode_path.c \
+	src/codec/decode_huf.c \
+	src/codec/decode_fuse.c \
 	src/codec/quant.h \
 	src/codec/quant.c \
 	src/codec/quant_model.c

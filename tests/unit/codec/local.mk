@@ -1,6 +1,7 @@
 check_PROGRAMS += tests/unit/codec/test_huffman tests/unit/codec/test_tile \
-	tests/unit/codec/test_dtype
-TESTS += tests/unit/codec/test_huffman tests/unit/codec/test_tile tests/unit/codec/test_dtype
+	tests/unit/codec/test_dtype tests/unit/codec/test_decode_paths
+TESTS += tests/unit/codec/test_huffman tests/unit/codec/test_tile tests/unit/codec/test_dtype \
+	tests/unit/codec/test_decode_paths
 HL_CODEC_TEST_LIBS = $(HL_CODEC_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) $(HL_SYS_LIBS)
 tests_unit_codec_test_huffman_SOURCES = tests/unit/codec/test_huffman.c \
 	tests/unit/codec/codec_test_util.h
@@ -14,6 +15,10 @@ tests_unit_codec_test_dtype_SOURCES = tests/unit/codec/test_dtype.c \
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_dtype_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_dtype_LDADD = $(HL_CODEC_TEST_LIBS)
+tests_unit_codec_test_decode_paths_SOURCES = tests/unit/codec/test_decode_paths.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_decode_paths_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_decode_paths_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 # EntroLLM quantization (entrollm).
 check_PROGRAMS += tests/unit/codec/test_quant
 TESTS += tests/unit/codec/test_quant

@@ -1,0 +1,190 @@
+/*
+ * The rebuild of decoded tiles to fp32 (symbols + verbatim bytes -> weights) with AVX2 and
+ * AVX-512, beside the portable rebuild of model.c (hl__fuse_f32), which they must match bit
+ * for bit: everything here is integer bit placement, or the same single IEEE operation per
+ * element (fp16 re-bias: one multiply by 2^112; q8_0: (float)q * d) in the same rounding
+ * mode, so the results are identical by construction, and test_decode_paths.c checks it.
+ *
+ * In place: the decoder parks the symbols in the last n bytes of dst. Each step below loads
+ * the symbols of its elements before it stores them, and the outputs of elements < j never
+ * reach the symbol of element j (see model.c), so wider steps stay correct: a step over
+ * elements [i, i + w) writes bytes [4i, 4i + 4w), below the first unread symbol 3n + i + w
+ * whenever i + w <= n.
+ *
+ * fp16 goes through the exact arithmetic conversion (as model.c's SSE2 code) rather than
+ * F16C's vcvtph2ps, which quiets signalling NaNs: the rebuild keeps every bit pattern.
+ */
+#include "codec/decode_path.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define HL__AVX2_TARGET __attribute__((target("avx2,bmi,bmi2")))
+#define HL__AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,bmi,bmi2")))
+
+/* ---- AVX2: 8 elements per vector ---- */
+
+HL__AVX2_TARGET static void bf16_avx2(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                      float *dst)
+{
+    const __m256i man = _mm256_set1_epi32(0x007f0000), sgn = _mm256_set1_epi32((int)0x80000000u);
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sym + i)));
+        __m256i s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sym + i + 8)));
+        __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(verb + i)));
+        __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(verb + i + 8)));
+        __m256i r0 = _mm256_or_si256(
+            _mm256_slli_epi32(s0, 23),
+            _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(v0, 16), man),
+                            _mm256_and_si256(_mm256_slli_epi32(v0, 24), sgn)));
+        __m256i r1 = _mm256_or_si256(
+            _mm256_slli_epi32(s1, 23),
+            _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(v1, 16), man),
+                            _mm256_and_si256(_mm256_slli_epi32(v1, 24), sgn)));
+        _mm256_storeu_si256((__m256i *)(dst + i), r0);
+        _mm256_storeu_si256((__m256i *)(dst + i + 8), r1);
+    }
+    if (i < n)
+        hl__fuse_f32(HL_DTYPE_BF16, sym + i, verb + i, n - i, dst + i);
+}
+
+/* 8 fp16 patterns in 32-bit lanes -> fp32 bits (the AVX2 form of hl__f16_to_f32_sse2). */
+HL__AVX2_TARGET static inline __m256i f16_f32_avx2(__m256i h)
+{
+    __m256i em = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
+    __m256i sign = _mm256_slli_epi32(_mm256_xor_si256(h, em), 16);
+    __m256 scaled = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(em, 13)),
+                                  _mm256_castsi256_ps(_mm256_set1_epi32(239 << 23)));
+    __m256i infnan = _mm256_and_si256(_mm256_cmpgt_epi32(em, _mm256_set1_epi32(0x7bff)),
+                                      _mm256_set1_epi32(255 << 23));
+    return _mm256_or_si256(_mm256_castps_si256(scaled), _mm256_or_si256(sign, infnan));
+}
+
+HL__AVX2_TARGET static void f16_avx2(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                     float *dst)
+{
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sym + i)));
+        __m256i s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sym + i + 8)));
+        __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(verb + i)));
+        __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(verb + i + 8)));
+        __m256i h0 = _mm256_or_si256(_mm256_slli_epi32(s0, 8), v0);
+        __m256i h1 = _mm256_or_si256(_mm256_slli_epi32(s1, 8), v1);
+        _mm256_storeu_si256((__m256i *)(dst + i), f16_f32_avx2(h0));
+        _mm256_storeu_si256((__m256i *)(dst + i + 8), f16_f32_avx2(h1));
+    }
+    if (i < n)
+        hl__fuse_f32(HL_DTYPE_F16, sym + i, verb + i, n - i, dst + i);
+}
+
+HL__AVX2_TARGET static void q8_0_avx2(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                      float *dst)
+{
+    for (uint64_t b = 0; b < n / HL_Q8_0_BLOCK; b++) {
+        const uint8_t *q = sym + b * HL_Q8_0_BLOCK;
+        float *o = dst + b * HL_Q8_0_BLOCK;
+        __m256 d = _mm256_set1_ps(hl_f16_to_f32(hl_load_le16(verb + 2 * b)));
+        __m128i lo = _mm_loadu_si128((const __m128i *)q);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(q + 16));
+        __m256i w[4] = {_mm256_cvtepi8_epi32(lo), _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)),
+                        _mm256_cvtepi8_epi32(hi), _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))};
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(o + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(w[k]), d));
+    }
+}
+
+/* ---- AVX-512: 16 elements per vector ---- */
+
+HL__AVX512_TARGET static void bf16_avx512(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                          float *dst)
+{
+    const __m512i man = _mm512_set1_epi32(0x007f0000), sgn = _mm512_set1_epi32((int)0x80000000u);
+    uint64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sym + i)));
+        __m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sym + i + 16)));
+        __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(verb + i)));
+        __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(verb + i + 16)));
+        /* 0xf8: A | (B & C) */
+        __m512i r0 = _mm512_ternarylogic_epi32(_mm512_slli_epi32(s0, 23),
+                                               _mm512_slli_epi32(v0, 16), man, 0xf8);
+        __m512i r1 = _mm512_ternarylogic_epi32(_mm512_slli_epi32(s1, 23),
+                                               _mm512_slli_epi32(v1, 16), man, 0xf8);
+        r0 = _mm512_ternarylogic_epi32(r0, _mm512_slli_epi32(v0, 24), sgn, 0xf8);
+        r1 = _mm512_ternarylogic_epi32(r1, _mm512_slli_epi32(v1, 24), sgn, 0xf8);
+        _mm512_storeu_si512(dst + i, r0);
+        _mm512_storeu_si512(dst + i + 16, r1);
+    }
+    if (i < n)
+        bf16_avx2(sym + i, verb + i, n - i, dst + i);
+}
+
+HL__AVX512_TARGET static inline __m512i f16_f32_avx512(__m512i h)
+{
+    __m512i em = _mm512_and_si512(h, _mm512_set1_epi32(0x7fff));
+    __m512i sign = _mm512_slli_epi32(_mm512_xor_si512(h, em), 16);
+    __m512 scaled = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(em, 13)),
+                                  _mm512_castsi512_ps(_mm512_set1_epi32(239 << 23)));
+    __mmask16 big = _mm512_cmpgt_epi32_mask(em, _mm512_set1_epi32(0x7bff));
+    __m512i r = _mm512_or_si512(_mm512_castps_si512(scaled), sign);
+    return _mm512_mask_or_epi32(r, big, r, _mm512_set1_epi32(255 << 23));
+}
+
+HL__AVX512_TARGET static void f16_avx512(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                         float *dst)
+{
+    uint64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sym + i)));
+        __m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sym + i + 16)));
+        __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(verb + i)));
+        __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(verb + i + 16)));
+        __m512i h0 = _mm512_or_si512(_mm512_slli_epi32(s0, 8), v0);
+        __m512i h1 = _mm512_or_si512(_mm512_slli_epi32(s1, 8), v1);
+        _mm512_storeu_si512(dst + i, f16_f32_avx512(h0));
+        _mm512_storeu_si512(dst + i + 16, f16_f32_avx512(h1));
+    }
+    if (i < n)
+        f16_avx2(sym + i, verb + i, n - i, dst + i);
+}
+
+HL__AVX512_TARGET static void q8_0_avx512(const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                                          float *dst)
+{
+    for (uint64_t b = 0; b < n / HL_Q8_0_BLOCK; b++) {
+        const uint8_t *q = sym + b * HL_Q8_0_BLOCK;
+        float *o = dst + b * HL_Q8_0_BLOCK;
+        __m512 d = _mm512_set1_ps(hl_f16_to_f32(hl_load_le16(verb + 2 * b)));
+        __m512i w0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q));
+        __m512i w1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
+        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_cvtepi32_ps(w0), d));
+        _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(w1), d));
+    }
+}
+#endif /* x86-64 */
+
+void hl__fuse_f32_path(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                       float *dst, hl__decode_path_t path)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path == HL__PATH_AVX512) {
+        switch (t) {
+        case HL_DTYPE_BF16: bf16_avx512(sym, verb, n, dst); return;
+        case HL_DTYPE_F16: f16_avx512(sym, verb, n, dst); return;
+        case HL_DTYPE_Q8_0: q8_0_avx512(sym, verb, n, dst); return;
+        default: break; /* f32: not a hot dtype, the portable rebuild serves */
+        }
+    } else if (path == HL__PATH_AVX2) {
+        switch (t) {
+        case HL_DTYPE_BF16: bf16_avx2(sym, verb, n, dst); return;
+        case HL_DTYPE_F16: f16_avx2(sym, verb, n, dst); return;
+        case HL_DTYPE_Q8_0: q8_0_avx2(sym, verb, n, dst); return;
+        default: break;
+        }
+    }
+#endif
+    (void)path;
+    hl__fuse_f32(t, sym, verb, n, dst);
+}

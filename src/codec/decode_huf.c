@@ -1,0 +1,282 @@
+/*
+ * Symbol decoding of a HUF tile (layout: tile_encode.c): the hot loop of the engine, since
+ * at batch 1 every weight is decoded once per token.
+ *
+ * How it is fast:
+ *   - one lookup in the 4096-entry table (16 KiB of symbols + 4 KiB of info, L1) per 12-bit
+ *     window yields up to four symbols (bf16 exponents average ~2.6 bits: most yield 3-4);
+ *   - a stream is three registers (bit container with a sentinel, load pointer, output
+ *     pointer): a lookup is mask, two table loads, a 4-byte store, a shift and an add, and
+ *     four streams' states, the table and the loop count fit the 15 usable x86-64 registers
+ *     (the first decoder kept five per stream and spilled to the stack in its hot loop);
+ *   - refills are branch-free (clz of the container = bits consumed since the last load;
+ *     one unaligned 8-byte load), one per four lookups;
+ *   - the loop carries no per-iteration checks: an iteration writes at most 16 symbols and
+ *     advances the load pointer by at most 7 bytes per stream, so with m symbols and b bytes
+ *     left in the tightest stream min(m / 16, b / 7) iterations run unchecked, then the
+ *     bound is taken again (a handful of rounds per tile);
+ *   - the AVX2 and AVX-512 paths compile the same loop for BMI2/LZCNT (shrx, lzcnt: one
+ *     flag-free micro-op each); the portable path is the same C, so all give the same
+ *     symbols.
+ *
+ * Why it is memory-safe on any payload:
+ *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
+ *     payload, and leave room for the verbatim bytes and padding (checked sums); the last
+ *     stream takes what remains, so the payload's length is validated with it;
+ *   - every load is 8 bytes at a position p <= the stream's end, and every stream's end is
+ *     followed by at least 8 bytes of the payload (later streams, verbatim bytes, padding):
+ *     the fast loop's iteration bound keeps p <= end, the tail checks it before each refill
+ *     and fails the tile otherwise (a valid stream never advances past its own bits);
+ *   - after decoding, the bits each stream consumed must round up to exactly its length;
+ *   - writes are bounded by symbol counts (the same iteration bound), the tails write one
+ *     entry at a time and never past the segment.
+ */
+#include <stddef.h>
+
+#include "codec/decode_path.h"
+
+/* Symbols written per fast-loop iteration and stream: 4 lookups x 4-byte stores. */
+#define HL__FAST_MARGIN 16
+/* Bytes a refill advances at most (it consumes at most 63 bits). */
+#define HL__REFILL_ADVANCE 7
+
+/*
+ * A stream's state is three registers, so that four streams, the table and the loop count
+ * fit x86-64's 15 general registers without spilling: the next symbols in the low bits of
+ * buf with a sentinel 1 just above the valid bits (so the bits consumed since the last load
+ * are clz(buf), and steps need not count them), the load position p, the output pointer.
+ */
+typedef struct {
+    uint64_t buf;
+    const uint8_t *p;
+    uint8_t *out;
+} hl__bits_t;
+
+/* Per stream, what the fast loop never keeps in registers. */
+typedef struct {
+    const uint8_t *start, *end; /* the stream's bytes */
+    uint8_t *out_end;           /* end of its segment of the symbol buffer */
+} hl__bounds_t;
+
+/* Advances p by the whole bytes consumed and reloads 63 bits behind a new sentinel: at least
+ * 56 valid bits follow, room for four lookups of at most 12. The load stays inside the
+ * payload while p <= end (8 bytes follow every stream's end): the callers ensure it. */
+#define REFILL(b)                                                                              \
+    do {                                                                                       \
+        unsigned c_ = (unsigned)__builtin_clzll((b).buf);                                      \
+        (b).p += c_ >> 3;                                                                      \
+        (b).buf = ((hl__load_le64((b).p) & ~(1ull << 63)) | 1ull << 63) >> (c_ & 7);           \
+    } while (0)
+
+/* Both tables are read through one base register (dt), the info table at a constant
+ * displacement: one register less in the hot loop. */
+#define HL__INFO_OFF offsetof(hl_huf_dtable_t, info)
+#define STEP(b)                                                                                \
+    do {                                                                                       \
+        size_t w_ = (size_t)((b).buf & HL__TABLE_MASK);                                        \
+        uint8_t i_ = base[HL__INFO_OFF + w_];                                                  \
+        hl__store_le32((b).out, dt->entry[w_]);                                                \
+        (b).buf >>= (i_ & 15u);                                                                \
+        (b).out += (uint8_t)(i_ >> 4);                                                         \
+    } while (0)
+/* Written out, not a loop: the compiler kept a counted inner loop otherwise. */
+#define STEP4(a, b, c, d)                                                                      \
+    do {                                                                                       \
+        STEP(a);                                                                               \
+        STEP(b);                                                                               \
+        STEP(c);                                                                               \
+        STEP(d);                                                                               \
+    } while (0)
+
+/* Fast iterations every stream of s[0..g) can take without a check: each writes at most
+ * HL__FAST_MARGIN symbols and advances p by at most HL__REFILL_ADVANCE bytes. */
+static inline uint64_t safe_iters(const hl__bits_t *s, const hl__bounds_t *bd, unsigned g)
+{
+    uint64_t m = UINT64_MAX;
+    for (unsigned k = 0; k < g; k++) {
+        uint64_t sym_left = (uint64_t)(bd[k].out_end - s[k].out) / HL__FAST_MARGIN;
+        uint64_t byte_left = s[k].p > bd[k].end ? 0
+                             : (uint64_t)(bd[k].end - s[k].p) / HL__REFILL_ADVANCE;
+        m = sym_left < m ? sym_left : m;
+        m = byte_left < m ? byte_left : m;
+    }
+    return m;
+}
+
+/* Four streams interleaved; the states live in registers (named, not an array). */
+static inline __attribute__((always_inline)) void
+fast4_impl(const hl_huf_dtable_t *dt, hl__bits_t *s, const hl__bounds_t *bd)
+{
+    const uint8_t *base = (const uint8_t *)dt;
+    for (uint64_t it; (it = safe_iters(s, bd, 4)) != 0;) {
+        hl__bits_t a = s[0], b = s[1], c = s[2], d = s[3];
+        do {
+            REFILL(a);
+            REFILL(b);
+            REFILL(c);
+            REFILL(d);
+            STEP4(a, b, c, d);
+            STEP4(a, b, c, d);
+            STEP4(a, b, c, d);
+            STEP4(a, b, c, d);
+        } while (--it);
+        s[0] = a;
+        s[1] = b;
+        s[2] = c;
+        s[3] = d;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+fast1_impl(const hl_huf_dtable_t *dt, hl__bits_t *s, const hl__bounds_t *bd)
+{
+    const uint8_t *base = (const uint8_t *)dt;
+    hl__bits_t a = *s;
+    for (uint64_t it; (it = safe_iters(&a, bd, 1)) != 0;) {
+        do {
+            REFILL(a);
+            STEP(a);
+            STEP(a);
+            STEP(a);
+            STEP(a);
+        } while (--it);
+    }
+    *s = a;
+}
+
+/* Finishes one stream: whole entries while they fit, then the part of the last entry that
+ * belongs to the segment (its bits recounted from the symbol lengths). @return 0, or -1
+ * when the stream would read past its end (a valid stream never does). */
+static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bounds_t *bd)
+{
+    while (b->out < bd->out_end) {
+        if (b->p + (__builtin_clzll(b->buf) >> 3) > bd->end)
+            return -1;
+        REFILL(*b);
+        unsigned w = (unsigned)(b->buf & HL__TABLE_MASK), i = dt->info[w];
+        uint32_t e = dt->entry[w];
+        uint64_t left = (uint64_t)(bd->out_end - b->out);
+        unsigned k = HL__INFO_COUNT(i), nb = HL__INFO_BITS(i);
+        if (k > left) {
+            k = (unsigned)left;
+            nb = 0;
+            for (unsigned j = 0; j < k; j++)
+                nb += dt->sym_len[(e >> (8 * j)) & 0xffu];
+        }
+        for (unsigned j = 0; j < k; j++)
+            b->out[j] = (uint8_t)(e >> (8 * j));
+        b->out += k;
+        b->buf >>= nb;
+    }
+    return 0;
+}
+
+/* All streams through the fast loops: groups of 4, then single streams. (Eight at once
+ * would need 24 registers for their states: the spills cost more than the parallelism.) */
+static inline __attribute__((always_inline)) void
+fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
+{
+    uint32_t s = 0;
+    for (; s + 4 <= ns; s += 4)
+        fast4_impl(dt, st + s, bd + s);
+    for (; s < ns; s++)
+        fast1_impl(dt, st + s, bd + s);
+}
+
+static void fast_all_c(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd,
+                       uint32_t ns)
+{
+    fast_all_impl(dt, st, bd, ns);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("bmi,bmi2,lzcnt"))) static void
+fast_all_bmi2(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
+{
+    fast_all_impl(dt, st, bd, ns);
+}
+#endif
+
+/* Parses the stream lengths; fills st[] (positions and output segments). */
+static int parse_header(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                        uint64_t n, uint8_t *sym, hl__bits_t *st, hl__bounds_t *bd,
+                        uint64_t *verb_off)
+{
+    uint32_t ns = tc->n_streams;
+    uint64_t v, off = 0, sum = 0;
+    if (ns < 1 || ns > HL_TILE_MAX_STREAMS || hl__verbatim_bytes(tc->dtype, n, &v))
+        return HL_EFORMAT;
+    uint32_t lens[HL_TILE_MAX_STREAMS];
+    for (uint32_t s = 0; s + 1 < ns; s++) { /* LEB128, < 2^32 each */
+        uint64_t x = 0;
+        for (unsigned k = 0;; k++) {
+            if (off >= len || k == HL__TILE_LEN_MAX)
+                return HL_EFORMAT;
+            uint8_t b = payload[off++];
+            if (k > 0 && b == 0)
+                return HL_EFORMAT; /* not the shortest form: one payload, one encoding */
+            x |= (uint64_t)(b & 0x7fu) << (7 * k);
+            if (!(b & 0x80u))
+                break;
+        }
+        if (x > UINT32_MAX)
+            return HL_EFORMAT;
+        lens[s] = (uint32_t)x;
+        sum += x; /* <= 15 x 2^32: no overflow */
+    }
+    uint64_t fixed, pad = hl__tile_pad(v);
+    if (!hl_add_ok(off, sum, &fixed) || !hl_add_ok(fixed, v, &fixed) ||
+        !hl_add_ok(fixed, pad, &fixed) || fixed > len || len - fixed > UINT32_MAX)
+        return HL_EFORMAT;
+    lens[ns - 1] = (uint32_t)(len - fixed);
+    /* Only now is n known to be bounded by the payload (v >= n / 16). */
+    for (uint32_t s = 0; s < ns; s++) {
+        bd[s].start = payload + off;
+        off += lens[s];
+        bd[s].end = payload + off;
+        bd[s].out_end = sym + hl__seg_start(n, ns, s + 1);
+        st[s].buf = 1ull << 63; /* nothing loaded, nothing consumed: the first refill loads */
+        st[s].p = bd[s].start;
+        st[s].out = sym + hl__seg_start(n, ns, s);
+    }
+    *verb_off = off;
+    return 0;
+}
+
+int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                       uint64_t n, uint8_t *sym, const uint8_t **verb, hl__decode_path_t path)
+{
+    const hl_huf_dtable_t *dt = &tc->dtable;
+    uint32_t ns = tc->n_streams;
+    hl__bits_t st[HL_TILE_MAX_STREAMS];
+    hl__bounds_t bd[HL_TILE_MAX_STREAMS];
+    uint64_t verb_off;
+    int rc = parse_header(tc, payload, len, n, sym, st, bd, &verb_off);
+    if (rc)
+        return rc;
+    *verb = payload + verb_off;
+    if (dt->single_symbol) { /* streams carry no bits */
+        for (uint32_t s = 0; s < ns; s++)
+            if (bd[s].end != bd[s].start)
+                return HL_EFORMAT;
+        if (n)
+            memset(sym, dt->symbol, n);
+        return 0;
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path != HL__PATH_C)
+        fast_all_bmi2(dt, st, bd, ns);
+    else
+#endif
+        fast_all_c(dt, st, bd, ns);
+    (void)path;
+    int bad = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        bad |= decode_tail(dt, &st[s], &bd[s]);
+        /* The bits consumed must round up to exactly the stream's length. */
+        uint64_t consumed = (uint64_t)(st[s].p - bd[s].start) * 8 +
+                            (unsigned)__builtin_clzll(st[s].buf);
+        bad |= (consumed + 7) / 8 != (uint64_t)(bd[s].end - bd[s].start);
+    }
+    return bad ? HL_EFORMAT : 0;
+}

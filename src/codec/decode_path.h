@@ -1,0 +1,47 @@
+/*
+ * The fast tile decoder's code paths (decode_huf.c: symbols, decode_fuse.c: rebuild to fp32)
+ * and how one is chosen. Not a public header.
+ *
+ * Three paths give bit-identical results on every input (tests/unit/codec/
+ * test_decode_paths.c checks it): portable C (SSE2 where x86-64 guarantees it), AVX2+BMI2,
+ * and AVX-512 (F/BW/VL)+BMI2. The default is the widest one the CPU supports; the
+ * environment variable HL_CODEC_PATH=c|avx2|avx512 forces one (a path the CPU lacks falls
+ * back to the widest it has, never to an illegal instruction).
+ */
+#ifndef HL_CODEC_DECODE_PATH_H
+#define HL_CODEC_DECODE_PATH_H
+
+#include "codec/codec_internal.h"
+
+typedef enum {
+    HL__PATH_C = 0,
+    HL__PATH_AVX2 = 1,
+    HL__PATH_AVX512 = 2,
+} hl__decode_path_t;
+
+/* The widest path this CPU runs. */
+hl__decode_path_t hl__decode_path_best(void);
+/* `want` if this CPU runs it, else the widest path it has. */
+hl__decode_path_t hl__decode_path_clamp(hl__decode_path_t want);
+/* The path tile decoding uses: HL_CODEC_PATH if set, else the best. Read once per process
+ * (the environment and the CPU do not change while it runs). */
+hl__decode_path_t hl__decode_path_default(void);
+const char *hl__decode_path_name(hl__decode_path_t p);
+
+/*
+ * Checks the header of a HUF tile of n elements and decodes all its symbols into sym[0..n)
+ * with the given path. On success *verb points at the tile's verbatim bytes.
+ * @return 0 or HL_EFORMAT.
+ */
+int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                       uint64_t n, uint8_t *sym, const uint8_t **verb, hl__decode_path_t path);
+
+/* hl__fuse_f32 (model.c) on the given path; same in-place contract, identical bits. */
+void hl__fuse_f32_path(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint64_t n,
+                       float *dst, hl__decode_path_t path);
+
+/* hl_tile_decode_f32 on the given path (tests and benchmarks compare the paths with it). */
+int hl__tile_decode_f32_path(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                             uint64_t n_elems, float *dst, hl__decode_path_t path);
+
+#endif /* HL_CODEC_DECODE_PATH_H */
