@@ -16,3 +16,6 @@ dist_noinst_SCRIPTS += tests/integration/test_cli.sh
 # Faults (hardening): kill -9 and a full disk during compress, corrupted .hlm files.
 TESTS += tests/integration/test_faults.sh
 dist_noinst_SCRIPTS += tests/integration/test_faults.sh
+# EntroLLM mode end to end: quantized compress/verify/inspect/eval and huffllmd serving it.
+TESTS += tests/integration/test_quant.sh
+dist_noinst_SCRIPTS += tests/integration/test_quant.sh

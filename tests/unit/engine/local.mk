@@ -27,3 +27,9 @@ tests_unit_engine_test_golden_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 # huffllm run end to end on the bundled model.
 TESTS += tests/unit/engine/test_run.sh
 dist_noinst_SCRIPTS += tests/unit/engine/test_run.sh
+# huffllm eval's measurements (entrollm).
+check_PROGRAMS += tests/unit/engine/test_eval
+TESTS += tests/unit/engine/test_eval
+tests_unit_engine_test_eval_SOURCES = tests/unit/engine/test_eval.c
+tests_unit_engine_test_eval_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_eval_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

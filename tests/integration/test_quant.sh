@@ -1,0 +1,102 @@
+#!/bin/bash
+# EntroLLM mode end to end: `huffllm compress --quantize` on the bundled model (u8 per tensor,
+# u4 per group, a per-tensor override), verify, inspect (lossy, per-tensor scheme), decompress
+# refusing, eval (computed numbers: the lossless file against itself is exact, u4 per tensor
+# diverges more than u8), and huffllmd serving a quantized model through /v1/completions.
+set -u
+
+H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+SRC="${HL_SRCDIR:?HL_SRCDIR not set}"
+MODEL="$SRC/models/stories260K/stories260K.bin"
+T=$(mktemp -d /tmp/hl_test_quant.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+ulimit -c 0
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+run() { # run CMD...: bounded in time, output kept in $T/out
+    timeout 120 "$@" >"$T/out" 2>&1 || { cat "$T/out" >&2; fail "$*"; }
+}
+
+run "$H" compress "$MODEL" -o "$T/ref.hlm" -q
+run "$H" compress "$MODEL" --quantize u8 -o "$T/u8.hlm" -q
+run "$H" compress "$MODEL" --quantize u4 --group 0 -o "$T/u4t.hlm" -q
+run "$H" compress "$MODEL" --quantize u4 --group 32 --quantize-tensor 'tok_embeddings=u8g0' \
+    -o "$T/mix.hlm" -q
+# no staging file is left beside the outputs
+ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a staging file was left behind"
+
+for f in u8 u4t mix; do
+    run "$H" verify "$T/$f.hlm"
+done
+
+# smaller than the lossless file, and u4 smaller than u8
+size() { stat -c %s "$1"; }
+[ "$(size "$T/u8.hlm")" -lt "$(size "$T/ref.hlm")" ] || fail "u8 file not smaller than lossless"
+[ "$(size "$T/u4t.hlm")" -lt "$(size "$T/u8.hlm")" ] || fail "u4 file not smaller than u8"
+
+# inspect: the dtype and scheme per tensor, the lossy banner; norms stay f32
+run "$H" inspect "$T/mix.hlm"
+grep -q "LOSSY (EntroLLM mode)" "$T/out" || fail "inspect does not say the file is lossy"
+grep -Eq "^tok_embeddings.weight +qu8 " "$T/out" || fail "the override did not apply"
+grep -Eq "^layers.0.attention.wq.weight +qu4g32 " "$T/out" || fail "u4 g32 not applied"
+grep -Eq "^layers.0.attention_norm.weight +f32 " "$T/out" || fail "a norm was quantized"
+grep -Eq "^layers.0.attention.wq.weight +qu4g32 +(sym|asym|per-group) " "$T/out" ||
+    fail "inspect does not show the scheme"
+run "$H" inspect --json "$T/u8.hlm"
+grep -q '"lossy": true' "$T/out" || fail "inspect --json lacks the quantization record"
+run "$H" inspect "$T/ref.hlm"
+grep -q "LOSSY" "$T/out" && fail "a lossless file is reported lossy"
+
+# decompress refuses, leaving nothing behind
+timeout 60 "$H" decompress "$T/u8.hlm" -o "$T/restored.bin" >"$T/out" 2>&1 &&
+    fail "decompress of a lossy file succeeded"
+grep -q "lossy file: cannot restore the source" "$T/out" || fail "decompress message: $(cat "$T/out")"
+[ -e "$T/restored.bin" ] && fail "decompress left a file"
+
+# eval: numbers computed from the models
+ev() { # ev FILE -> "kl_mean top1"
+    run "$H" eval "$T/$1.hlm" --reference "$T/ref.hlm" -n 24 --json
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["kl_mean"], d["top1"])' "$T/out"
+}
+read -r kl_ref top_ref <<<"$(ev ref)"
+read -r kl_u8 top_u8 <<<"$(ev u8)"
+read -r kl_u4 top_u4 <<<"$(ev u4t)"
+echo "eval: ref KL $kl_ref top1 $top_ref | u8 KL $kl_u8 top1 $top_u8 | u4 per tensor KL $kl_u4 top1 $top_u4"
+python3 - "$kl_ref" "$top_ref" "$kl_u8" "$top_u8" "$kl_u4" "$top_u4" <<'PY' || fail "eval ordering"
+import sys
+kr, tr, k8, t8, k4, t4 = map(float, sys.argv[1:])
+assert kr == 0 and tr == 1, "the reference against itself must be exact"
+assert 0 < k8 < k4, "u4 per tensor must diverge more than u8"
+assert t8 >= 0.9 and t4 < t8, "top-1 agreement ordering"
+PY
+printf 'Once upon a time\n\nThe dog\n' >"$T/prompts.txt"
+run "$H" eval "$T/u8.hlm" -r "$T/ref.hlm" --prompts "$T/prompts.txt" -n 8
+grep -q "^2 prompts, 16 teacher-forced positions" "$T/out" || fail "eval --prompts: $(cat "$T/out")"
+timeout 30 "$H" eval "$T/u8.hlm" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "eval without --reference is not a usage error"
+
+# the daemon serves the quantized model like any other
+if [ -x "${HL_BUILDDIR}/huffllmd" ]; then
+    PYTHONPATH="$SRC/tests/integration" timeout 120 python3 - "$T/mix.hlm" <<'PY' ||
+import sys
+import daemon_util as du
+du.deadline(100)
+d = du.Daemon(du.base_config({"q": sys.argv[1]}))
+st, _, body = d.json("POST", "/v1/completions",
+                     {"model": "q", "prompt": "Once upon a time", "max_tokens": 12,
+                      "temperature": 0})
+du.check(st == 200, "completion from a quantized model: status %d" % st)
+text = body.get("choices", [{}])[0].get("text", "")
+du.check(len(text) > 0, "completion text %r" % text)
+du.check(body.get("usage", {}).get("completion_tokens", 0) > 0, "usage counts tokens")
+st, _, m = d.json("GET", "/v1/models/q")
+du.check(st == 200, "model listed")
+d.stop()
+du.finish()
+PY
+        fail "huffllmd did not serve the quantized model"
+fi
+echo "test_quant: all checks passed"
