@@ -26,6 +26,7 @@
 #include <zstd.h>
 
 #include "bench/bench.h"
+#include "codec/quant.h"
 
 #define HL__ZCHUNK (128u * 1024)
 #define HL__MEMCPY_BYTES (64u << 20)
@@ -37,6 +38,15 @@ typedef struct {
     hl_dtype_t dtype;
     const hl__bench_tile_t *tile;
 } job_tile_t;
+
+/* Plain widening of a tile's source bytes; quantized dtypes (EntroLLM mode) dequantize,
+ * per-tensor ones with the scale and zero point their codec holds. */
+static int widen(const job_tile_t *j, float *dst)
+{
+    if (hl_dtype_is_quant(j->dtype))
+        return hl_quant_widen_f32(j->codec, j->dtype, j->tile->src, j->tile->n, dst);
+    return hl_widen_f32(j->dtype, j->tile->src, j->tile->n, dst);
+}
 
 typedef struct {
     void *data;
@@ -88,7 +98,7 @@ static void job_widen(speed_ctx_t *c, unsigned k, unsigned n)
     for (unsigned it = 0; it < c->iters; it++)
         for (size_t i = k; i < c->n_tiles; i += n) {
             const job_tile_t *j = &c->tiles[i];
-            if (hl_widen_f32(j->dtype, j->tile->src, j->tile->n, c->fbuf[k]))
+            if (widen(j, c->fbuf[k]))
                 c->error = 1;
         }
 }
@@ -321,7 +331,7 @@ int hl__bench_speed(const hl__bench_set_t *set, const hl__bench_opts_t *opts)
     for (size_t i = 0; i < c.n_tiles && !rc; i++) {
         const job_tile_t *j = &c.tiles[i];
         if (hl_tile_decode_f32(j->codec, j->tile->payload, j->tile->len, j->tile->n, c.fbuf[0]) ||
-            hl_widen_f32(j->dtype, j->tile->src, j->tile->n, ref) ||
+            widen(j, ref) ||
             memcmp(c.fbuf[0], ref, j->tile->n * sizeof(float)))
             rc = HL_EINTERNAL;
     }

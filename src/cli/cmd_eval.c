@@ -35,7 +35,8 @@ static void usage(FILE *out)
             hl_eval_n_default_prompts);
 }
 
-/* Bits per weight of a file: matrices only (what quantization touches) and all tensors. */
+/* Bits per weight of a file: the weight matrices the engine multiplies (2-D with a role:
+ * what quantization touches) and all tensors. */
 static void file_bpw(const hl_hlm_t *h, double *matrix_bpw, double *all_bpw)
 {
     uint64_t mw = 0, ms = 0, aw = 0, as = 0;
@@ -44,7 +45,7 @@ static void file_bpw(const hl_hlm_t *h, double *matrix_bpw, double *all_bpw)
         uint64_t w = t->rows * t->cols;
         aw += w;
         as += t->stored_bytes;
-        if (t->n_dims >= 2 && t->rows > 1) {
+        if (t->n_dims >= 2 && t->rows > 1 && t->role[0]) {
             mw += w;
             ms += t->stored_bytes;
         }
