@@ -148,6 +148,15 @@ static int hl__build_job(hl_req_t *r, hl_oai_error_t *e)
         return hl_oai_error_set(e, 400, "n", NULL,
                                 "too many choices: %zu prompts x n = %u; at most %d in all",
                                 n_prompts, r->oai.n, 4 * HL_OAI_MAX_N);
+    /* Every choice is a sequence with its own KV cache, all in the batch at once: bounding
+     * them by max_batch bounds what one request can take (n = 128 would otherwise mean 128
+     * KV caches). */
+    if (n_choices > m->conf.max_batch)
+        return hl_oai_error_set(e, 400, "n", NULL,
+                                "%zu prompts x n = %llu choices; the model '%s' runs at most %u "
+                                "sequences at once (max_batch)",
+                                n_prompts, (unsigned long long)n_choices, m->conf.id,
+                                m->conf.max_batch);
     hl_job_t *j;
     if (hl_job_create((size_t)n_choices, &j) != 0)
         return hl_oai_error_internal(e, HL_ENOMEM, "out of memory");

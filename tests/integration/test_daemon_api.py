@@ -204,6 +204,8 @@ error_shape(body, "413")
 check(st == 413, "a body over body_limit is 413")
 st, h, body = d.json("POST", "/v1/completions", {"model": "stories", "prompt": [99999]})
 check(st == 400 and body["error"]["param"] == "prompt", "token id outside the vocabulary is 400")
+st, h, body = d.json("POST", "/v1/completions", {"model": "stories", "prompt": "x", "n": 33})
+check(st == 400 and body["error"]["param"] == "n", "more choices than max_batch is 400 with param n")
 st, h, body = d.json("POST", "/v1/chat/completions", {"model": "stories", "messages": []})
 check(st == 400, "empty messages is 400")
 
