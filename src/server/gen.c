@@ -165,6 +165,9 @@ static int hl__build_job(hl_req_t *r, hl_oai_error_t *e)
     snprintf(j->model_id, sizeof j->model_id, "%s", m->conf.id);
     j->logprobs = r->oai.logprobs;
     j->top_logprobs = r->oai.top_logprobs;
+    /* Scoring needs the whole list at once, so streams do not score their echoed prompt. */
+    j->score_prompt = r->oai.kind == HL_OAI_COMPLETION && r->oai.echo && r->oai.logprobs &&
+                      !r->oai.stream;
     j->t_arrival = r->t_start;
     j->deadline = r->t_start + d->cfg->request_timeout;
     uint32_t vocab = hl_tokenizer_n_vocab(tok);
@@ -370,7 +373,8 @@ static int hl__lp_view(hl_req_t *r, const hl_job_lp_t *lps, size_t n, hl__lp_vie
     size_t slot = 0;
     for (size_t i = 0; i < n; i++) {
         const hl_job_lp_t *lp = &lps[i];
-        size_t len = hl_tokenizer_piece(tok, -1, lp->id, v->text[slot], sizeof v->text[0]);
+        int32_t prev = i ? lps[i - 1].id : -1; /* SentencePiece drops a space after BOS */
+        size_t len = hl_tokenizer_piece(tok, prev, lp->id, v->text[slot], sizeof v->text[0]);
         v->tokens[i] = (hl_oai_token_logprob_t){v->text[slot++], len, lp->logprob,
                                                 &v->tops[i * r->job->top_logprobs], lp->n_top};
         for (uint32_t k = 0; k < lp->n_top; k++) {
@@ -437,7 +441,8 @@ static void hl__finish_plain(hl_req_t *r)
             memcpy(both, echo, elen);
             memcpy(both + elen, text, len);
             both[elen + len] = '\0';
-            offset0 = hl__utf8_chars(echo, elen);
+            /* with scored prompt tokens the offsets start at the prompt */
+            offset0 = j->score_prompt ? 0 : hl__utf8_chars(echo, elen);
             free(echo);
             texts[i] = both;
             text = both;

@@ -1,6 +1,7 @@
 /* Continuous-batching scheduler: one thread per loaded model (see sched.h). */
 #include "server/sched.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,60 @@ static int hl__grow_logits(hl_sched_t *s, size_t n)
     return 0;
 }
 
+/* Log-probability of `tok` under raw logits (no sampling filters), and the n_top most likely
+ * tokens: what OpenAI reports for echoed prompt tokens. */
+static void hl__score(const float *logits, uint32_t n_vocab, int32_t tok, uint32_t n_top,
+                      hl_job_lp_t *lp)
+{
+    float mx = -INFINITY;
+    for (uint32_t v = 0; v < n_vocab; v++)
+        mx = logits[v] > mx ? logits[v] : mx;
+    double sum = 0;
+    for (uint32_t v = 0; v < n_vocab; v++)
+        sum += exp((double)(logits[v] - mx));
+    float lse = mx + (float)log(sum);
+    lp->id = tok;
+    lp->logprob = logits[tok] - lse;
+    lp->n_top = 0;
+    for (uint32_t k = 0; k < n_top && k < n_vocab; k++) {
+        int32_t best = -1;
+        for (uint32_t v = 0; v < n_vocab; v++) {
+            bool taken = false;
+            for (uint32_t q = 0; q < k; q++)
+                taken = taken || lp->top_ids[q] == (int32_t)v;
+            if (!taken && (best < 0 || logits[v] > logits[best]))
+                best = (int32_t)v;
+        }
+        lp->top_ids[k] = best;
+        lp->top_lps[k] = logits[best] - lse;
+        lp->n_top = k + 1;
+    }
+}
+
+/* Echo + logprobs: feeds the prompt one token per step so that every position's logits score
+ * the next prompt token (the first has no log-probability: NaN renders as null). Leaves the
+ * last position's logits in s->logits for sampling. */
+static int hl__score_prompt(hl_sched_t *s, hl_job_t *j, hl_job_choice_t *c)
+{
+    hl_job_lp_t lp = {.id = c->prompt[0], .logprob = NAN};
+    int rc;
+    pthread_mutex_lock(&j->mu);
+    rc = hl__lp_append(c, &lp);
+    pthread_mutex_unlock(&j->mu);
+    for (size_t i = 0; rc == 0 && i < c->n_prompt; i++) {
+        hl_seq_t *seq = c->seq;
+        float *lg = s->logits;
+        rc = hl_engine_step(s->engine, s->model, &seq, &c->prompt[i], 1, &lg);
+        if (rc == 0 && i + 1 < c->n_prompt) {
+            hl__score(lg, s->vocab, c->prompt[i + 1], j->top_logprobs, &lp);
+            pthread_mutex_lock(&j->mu);
+            rc = hl__lp_append(c, &lp);
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+    return rc;
+}
+
 /* Sets up a newly admitted job's sequences and prefills their prompts. */
 static void hl__start_job(hl_sched_t *s, hl_job_t *j)
 {
@@ -303,7 +358,7 @@ static void hl__start_job(hl_sched_t *s, hl_job_t *j)
         if (atomic_load(&j->cancelled))
             break;
         hl_metric_add(s->m.prompt_tokens, hl__label(s), (double)c->n_prompt);
-        if (c->max_new == 0) { /* max_tokens 0: nothing to generate (echo only) */
+        if (c->max_new == 0 && !j->score_prompt) { /* max_tokens 0: nothing to do (echo) */
             hl__finish_choice(s, j, c, HL_OAI_FINISH_LENGTH, false);
             continue;
         }
@@ -320,14 +375,21 @@ static void hl__start_job(hl_sched_t *s, hl_job_t *j)
             return;
         }
         c->last = c->n_prompt ? c->prompt[c->n_prompt - 1] : -1;
-        rc = hl_engine_prefill(s->engine, s->model, c->seq, c->prompt, c->n_prompt, s->logits);
+        if (j->score_prompt)
+            rc = hl__score_prompt(s, j, c);
+        else
+            rc = hl_engine_prefill(s->engine, s->model, c->seq, c->prompt, c->n_prompt,
+                                   s->logits);
         if (rc != 0) {
             char msg[128];
             snprintf(msg, sizeof msg, "prompt processing failed: %s", hl_strerror(rc));
             hl__fail_job(s, j, rc, msg);
             return;
         }
-        hl__sample(s, j, c, s->logits);
+        if (c->max_new == 0)
+            hl__finish_choice(s, j, c, HL_OAI_FINISH_LENGTH, false);
+        else
+            hl__sample(s, j, c, s->logits);
     }
 }
 

@@ -82,6 +82,7 @@ struct hl_job_s {
     size_t n_extra_eog;
     uint32_t top_logprobs; /* alternatives per token when logprobs */
     bool logprobs;
+    bool score_prompt; /* echo + logprobs: the prompt's tokens get log-probabilities too */
     double t_arrival;  /* hl_now() at request arrival */
     double deadline;   /* hl_now() limit; the job fails with timed_out after it */
 

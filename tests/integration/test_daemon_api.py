@@ -163,6 +163,17 @@ st, h, body = d.json("POST", "/v1/completions",
                       "temperature": 0})
 check(st == 200 and body["choices"][0]["text"].startswith("Once upon"), "echo puts the prompt first")
 
+# echo + logprobs + max_tokens 0 scores the prompt (what evaluation harnesses use)
+st, h, body = d.json("POST", "/v1/completions",
+                     {"model": "stories", "prompt": "Once upon a time", "max_tokens": 0,
+                      "echo": True, "logprobs": 1})
+lp = body["choices"][0]["logprobs"] if st == 200 else None
+check(st == 200 and body["choices"][0]["text"] == "Once upon a time" and lp and
+      len(lp["tokens"]) == body["usage"]["prompt_tokens"] and lp["token_logprobs"][0] is None and
+      all(v is not None and v <= 0 for v in lp["token_logprobs"][1:]) and
+      "".join(lp["tokens"]) == "Once upon a time" and lp["text_offset"][-1] == len("Once upon a"),
+      "echo + logprobs with max_tokens 0 scores every prompt token")
+
 # ---- chat ----
 creq = {"model": "stories", "messages": [{"role": "user", "content": "Tell me a story."}],
         "max_tokens": 10, "temperature": 0}
