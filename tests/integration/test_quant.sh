@@ -28,6 +28,25 @@ run "$H" compress "$MODEL" --quantize u4 --group 32 --quantize-tensor 'tok_embed
 # no staging file is left beside the outputs
 ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a staging file was left behind"
 
+# bad options are usage errors (2) naming the option, and leave no output
+usage_err() { # usage_err PATTERN ARGS...
+    local pat=$1
+    shift
+    timeout 60 "$H" compress "$MODEL" -o "$T/bad.hlm" -q "$@" >"$T/out" 2>&1
+    [ $? -eq 2 ] || fail "compress $* is not a usage error"
+    grep -q -- "$pat" "$T/out" || fail "compress $*: $(cat "$T/out")"
+    [ -e "$T/bad.hlm" ] && fail "compress $* left an output"
+}
+usage_err "--quantize expects" --quantize u3
+usage_err "--group expects" --quantize u8 --group 48
+usage_err "need --quantize" --group 32
+usage_err "--quantize-tensor expects" --quantize u8 --quantize-tensor 'wq=u9'
+timeout 60 "$H" compress "$MODEL" -o "$T/bad.hlm" -q --quantize u8 --quantize-tensor '(=u4' \
+    >"$T/out" 2>&1 && fail "an invalid regex was accepted"
+grep -q "invalid regular expression" "$T/out" || fail "regex message: $(cat "$T/out")"
+[ -e "$T/bad.hlm" ] && fail "a failed quantized compress left an output"
+ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a failed compress left its staging file"
+
 for f in u8 u4t mix; do
     run "$H" verify "$T/$f.hlm"
 done
