@@ -3,6 +3,7 @@
 
 #include "server/chat_template.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -285,8 +286,12 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
     hl_config_t *c = p->c;
     uint32_t u;
     if (strcmp(name, "listen") == 0) {
-        if (!*v)
-            return hl__cfg_fail(p, HL_ECONFIG, "listen: expected an IP address");
+        unsigned char addr[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)
+            return hl__cfg_fail(p, HL_ECONFIG,
+                                "listen: expected an IPv4 or IPv6 address such as 127.0.0.1 "
+                                "or ::1, got \"%s\"",
+                                v);
         hl__cfg_strdup(p, &c->listen, v);
     } else if (strcmp(name, "port") == 0) {
         if (hl__cfg_u32(p, name, v, 0, 65535, &u) == 0)

@@ -134,6 +134,7 @@ static void test_errors_name_file_and_line(void **state)
         {"[server]\nport = 8080\nprot = 1\n", "test.conf:3: unknown key \"prot\" in [server]"},
         {"[server]\n\nport = 70000\n", "test.conf:3: port: expected an integer from 0 to 65535"},
         {"[server]\nport = 12ab\n", "test.conf:2: port: expected an integer"},
+        {"[server]\nlisten = localhost\n", "test.conf:2: listen: expected an IPv4 or IPv6"},
         {"[server]\nbody_limit = lots\n", "test.conf:2: body_limit: expected a size"},
         {"[server]\nrequest_timeout = -1\n", "test.conf:2: request_timeout: expected a positive"},
         {"[server]\nlog_level = loud\n", "test.conf:2: log_level: expected error, warn"},
