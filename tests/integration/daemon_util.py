@@ -6,6 +6,7 @@ tinystories-656K from its Hugging Face directory, via `huffllm compress`), start
 Every daemon started here is killed when the test process exits, whatever happens.
 """
 import atexit
+import fcntl
 import http.client
 import json
 import os
@@ -112,6 +113,15 @@ def models():
     """{"stories": path, "tiny": path}; tiny is absent when its import fails."""
     if not os.access(HUFFLLMD, os.X_OK) or not os.access(HUFFLLM, os.X_OK):
         skip("huffllmd or huffllm not built")
+    # Tests run in parallel (make check -j): one builds the models, the others wait, so no
+    # file is replaced under a daemon that already serves it.
+    os.makedirs(MODEL_DIR, exist_ok=True)
+    with open(os.path.join(MODEL_DIR, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _models_locked()
+
+
+def _models_locked():
     out = {}
     stories = os.path.join(MODEL_DIR, "stories260K.hlm")
     if not _compress(os.path.join(SHARED, "models", "stories260K", "stories260K.bin"), stories):
