@@ -34,7 +34,7 @@ huffllmconf_DATA = huffllmd.conf
 huffllmmodeldir = $(datadir)/huffllm/models
 huffllmmodel_DATA = stories260K.hlm
 huffllmdocdir = $(docdir)
-huffllmdoc_DATA = conf/README-daemon.md
+dist_huffllmdoc_DATA = conf/README-daemon.md
 systemdunitdir = $(prefix)/lib/systemd/system
 systemdunit_DATA = huffllmd.service
 huffllmd.conf: $(srcdir)/conf/huffllmd.conf Makefile
