@@ -306,6 +306,9 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
     } else if (strcmp(name, "max_connections") == 0) {
         if (hl__cfg_u32(p, name, v, 1, 1000000, &u) == 0)
             c->max_connections = u;
+    } else if (strcmp(name, "max_connections_per_ip") == 0) {
+        if (hl__cfg_u32(p, name, v, 0, 1000000, &u) == 0)
+            c->max_connections_per_ip = u;
     } else if (strcmp(name, "request_timeout") == 0) {
         hl__cfg_secs(p, name, v, &c->request_timeout);
     } else if (strcmp(name, "shutdown_timeout") == 0) {
@@ -328,7 +331,8 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
     } else {
         hl__cfg_fail(p, HL_ECONFIG,
                      "unknown key \"%s\" in [server]: expected listen, port, threads, hot_buffer, "
-                     "memory_budget, max_connections, request_timeout, shutdown_timeout, "
+                     "memory_budget, max_connections, max_connections_per_ip, request_timeout, "
+                     "shutdown_timeout, "
                      "body_limit, max_tokens, log_level, metrics_public or health_public",
                      name);
     }

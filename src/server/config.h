@@ -2,6 +2,7 @@
  * huffllmd configuration: an INI file (libinih) parsed into native structs.
  *
  *   [server]          listen, port, threads, hot_buffer, memory_budget, max_connections,
+ *                     max_connections_per_ip,
  *                     request_timeout, shutdown_timeout, body_limit, max_tokens, log_level,
  *                     metrics_public, health_public
  *   [model.<id>]      path, pinned, context_length, chat_template, queue_length, max_batch,
@@ -60,6 +61,7 @@ typedef struct {
     uint64_t hot_buffer;       /* bytes per worker; 0 = engine default */
     uint64_t memory_budget;    /* bytes for loaded models; 0 = unlimited */
     unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0 = no per-address limit */
     double request_timeout;    /* seconds: idle connection and whole-generation limit */
     double shutdown_timeout;   /* seconds running generations get after SIGTERM */
     uint64_t body_limit;       /* bytes */

@@ -445,7 +445,9 @@ int hl__http_start(hl_daemon_t *d, hl_error_t *err)
     unsigned timeout = (unsigned)ceil(d->cfg->request_timeout);
     d->mhd = MHD_start_daemon(
         flags, port, NULL, NULL, hl__access, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, d->cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_LIMIT, d->cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, d->cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         timeout ? timeout : 1, MHD_OPTION_NOTIFY_COMPLETED, hl__completed, d,
         MHD_OPTION_NOTIFY_CONNECTION, hl__conn_notify, d, MHD_OPTION_END);
     if (!d->mhd)

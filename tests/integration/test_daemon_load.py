@@ -102,4 +102,22 @@ check(all(r[1].get("retry-after", "").isdigit() for r in busy), "refusals carry 
 check(all(set(r[2].get("error", {})) == {"message", "type", "param", "code"} for r in busy),
       "refusals are OpenAI-style errors")
 d.stop()
+
+# ---- max_connections_per_ip: idle connections of one address cannot lock others out ----
+import socket  # noqa: E402
+d = Daemon(base_config({"stories": M["stories"]}, server_extra="max_connections_per_ip = 2"))
+idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(2)]
+time.sleep(0.2)
+try:
+    st = d.request("GET", "/health", timeout=5)[0]
+except (OSError, Exception):  # noqa: BLE001 - refused by closing: any transport error
+    st = 0
+check(st == 0, "a third connection from the same address is refused")
+idle[0].close()
+time.sleep(0.3)
+st = d.request("GET", "/health", timeout=5)[0]
+check(st == 200, "after one idle connection closes, a new one is served")
+idle[1].close()
+d.stop()
+check(d.proc.returncode == 0, "exit 0")
 finish()
