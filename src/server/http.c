@@ -449,7 +449,10 @@ int hl__http_start(hl_daemon_t *d, hl_error_t *err)
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, d->cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT,
         timeout ? timeout : 1, MHD_OPTION_NOTIFY_COMPLETED, hl__completed, d,
-        MHD_OPTION_NOTIFY_CONNECTION, hl__conn_notify, d, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, hl__conn_notify, d,
+        /* main() ignores SIGPIPE for the whole process; telling MHD so lets it use
+         * sendfile() for fd responses (zero-copy blobs) under our external loop. */
+        MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1, MHD_OPTION_END);
     if (!d->mhd)
         return hl_error_set_errno(err, HL_EIO, errno, "cannot listen on %s port %u", host,
                                   (unsigned)port);
