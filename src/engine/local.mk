@@ -4,6 +4,7 @@ HL_ENGINE_LIB = src/engine/libhl_engine.a
 src_engine_libhl_engine_a_SOURCES = \
 	src/engine/pool.c src/engine/pool.h \
 	src/engine/kernels.c src/engine/kernels.h \
+	src/engine/gemv.c src/engine/gemv.h \
 	src/engine/model.c src/engine/model.h \
 	src/engine/engine.c src/engine/exec.h \
 	src/engine/forward.c \

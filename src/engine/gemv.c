@@ -1,0 +1,212 @@
+/*
+ * Matrix-vector products from fp32, bf16 or fp16 weights (gemv.h has the summation order
+ * every path follows). Four rows at a time: four independent accumulator chains hide the
+ * fused multiply-add latency, and each x vector is loaded once for four rows. At batch 1 a
+ * raw bf16 model is bandwidth-bound (2 bytes per weight); these kernels read each weight
+ * once, where widen + sgemv wrote and re-read a 4-byte copy.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "engine/gemv.h"
+
+#define HL__LANES 16
+
+bool hl__gemv_supports(hl_dtype_t t)
+{
+    return t == HL_DTYPE_F32 || t == HL_DTYPE_BF16 || t == HL_DTYPE_F16;
+}
+
+static uint64_t elem_bytes(hl_dtype_t t)
+{
+    return t == HL_DTYPE_F32 ? 4 : 2;
+}
+
+static inline float load_c(hl_dtype_t t, const uint8_t *w, uint64_t j)
+{
+    if (t == HL_DTYPE_F32) {
+        float f;
+        memcpy(&f, w + 4 * j, 4);
+        return f;
+    }
+    uint16_t h = hl_load_le16(w + 2 * j);
+    return t == HL_DTYPE_BF16 ? hl_bf16_to_f32(h) : hl_f16_to_f32(h);
+}
+
+/* The columns past the last whole group of 16, in order (shared by all paths). */
+static inline float row_rest(hl_dtype_t t, const uint8_t *w, uint64_t j0, uint64_t cols,
+                             const float *x, float s)
+{
+    for (uint64_t j = j0; j < cols; j++)
+        s = fmaf(load_c(t, w, j), x[j], s);
+    return s;
+}
+
+static void gemv_c(hl_dtype_t t, const uint8_t *w, uint64_t rows, uint64_t cols, const float *x,
+                   float *y)
+{
+    uint64_t c16 = cols - cols % HL__LANES, rb = cols * elem_bytes(t);
+    for (uint64_t r = 0; r < rows; r++) {
+        const uint8_t *wr = w + r * rb;
+        float acc[HL__LANES] = {0};
+        for (uint64_t j = 0; j < c16; j += HL__LANES)
+            for (unsigned l = 0; l < HL__LANES; l++)
+                acc[l] = fmaf(load_c(t, wr, j + l), x[j + l], acc[l]);
+        for (unsigned k = HL__LANES / 2; k; k /= 2)
+            for (unsigned l = 0; l < k; l++)
+                acc[l] = acc[l] + acc[l + k];
+        y[r] = row_rest(t, wr, c16, cols, x, acc[0]);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define HL__AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+#define HL__AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+/* ---- AVX2: a row's 16 lanes are two vectors (lanes 0-7, 8-15) ---- */
+
+HL__AVX2_TARGET static inline __m256 load8(hl_dtype_t t, const uint8_t *p)
+{
+    if (t == HL_DTYPE_F32)
+        return _mm256_loadu_ps((const float *)(const void *)p);
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (t == HL_DTYPE_F16)
+        return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+HL__AVX2_TARGET static inline float reduce16_avx2(__m256 lo, __m256 hi)
+{
+    __m256 s8 = _mm256_add_ps(lo, hi);                                   /* l + 8 */
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* + 4 */
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                   /* + 2 */
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));               /* + 1 */
+    return _mm_cvtss_f32(s1);
+}
+
+HL__AVX2_TARGET static void gemv_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                      uint64_t cols, const float *x, float *y)
+{
+    uint64_t c16 = cols - cols % HL__LANES, eb = elem_bytes(t), rb = cols * eb, r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const uint8_t *w0 = w + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
+        __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0,
+               b3 = a0;
+        for (uint64_t j = 0; j < c16; j += HL__LANES) {
+            __m256 xl = _mm256_loadu_ps(x + j), xh = _mm256_loadu_ps(x + j + 8);
+            a0 = _mm256_fmadd_ps(load8(t, w0 + j * eb), xl, a0);
+            b0 = _mm256_fmadd_ps(load8(t, w0 + (j + 8) * eb), xh, b0);
+            a1 = _mm256_fmadd_ps(load8(t, w1 + j * eb), xl, a1);
+            b1 = _mm256_fmadd_ps(load8(t, w1 + (j + 8) * eb), xh, b1);
+            a2 = _mm256_fmadd_ps(load8(t, w2 + j * eb), xl, a2);
+            b2 = _mm256_fmadd_ps(load8(t, w2 + (j + 8) * eb), xh, b2);
+            a3 = _mm256_fmadd_ps(load8(t, w3 + j * eb), xl, a3);
+            b3 = _mm256_fmadd_ps(load8(t, w3 + (j + 8) * eb), xh, b3);
+        }
+        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx2(a0, b0));
+        y[r + 1] = row_rest(t, w1, c16, cols, x, reduce16_avx2(a1, b1));
+        y[r + 2] = row_rest(t, w2, c16, cols, x, reduce16_avx2(a2, b2));
+        y[r + 3] = row_rest(t, w3, c16, cols, x, reduce16_avx2(a3, b3));
+    }
+    for (; r < rows; r++) {
+        const uint8_t *w0 = w + r * rb;
+        __m256 a0 = _mm256_setzero_ps(), b0 = a0;
+        for (uint64_t j = 0; j < c16; j += HL__LANES) {
+            a0 = _mm256_fmadd_ps(load8(t, w0 + j * eb), _mm256_loadu_ps(x + j), a0);
+            b0 = _mm256_fmadd_ps(load8(t, w0 + (j + 8) * eb), _mm256_loadu_ps(x + j + 8), b0);
+        }
+        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx2(a0, b0));
+    }
+}
+
+/* ---- AVX-512: a row's 16 lanes are one vector ---- */
+
+HL__AVX512_TARGET static inline __m512 load16(hl_dtype_t t, const uint8_t *p)
+{
+    if (t == HL_DTYPE_F32)
+        return _mm512_loadu_ps(p);
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    if (t == HL_DTYPE_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+HL__AVX512_TARGET static inline float reduce16_avx512(__m512 v)
+{
+    __m512 s8 = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e)); /* l + 8 */
+    __m512 s4 = _mm512_add_ps(s8, _mm512_shuffle_f32x4(s8, s8, 0xb1)); /* + 4 */
+    __m128 q = _mm512_castps512_ps128(s4);
+    __m128 s2 = _mm_add_ps(q, _mm_movehl_ps(q, q));                     /* + 2 */
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));              /* + 1 */
+    return _mm_cvtss_f32(s1);
+}
+
+HL__AVX512_TARGET static void gemv_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                          uint64_t cols, const float *x, float *y)
+{
+    uint64_t c16 = cols - cols % HL__LANES, eb = elem_bytes(t), rb = cols * eb, r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const uint8_t *w0 = w + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (uint64_t j = 0; j < c16; j += HL__LANES) {
+            __m512 xv = _mm512_loadu_ps(x + j);
+            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), xv, a0);
+            a1 = _mm512_fmadd_ps(load16(t, w1 + j * eb), xv, a1);
+            a2 = _mm512_fmadd_ps(load16(t, w2 + j * eb), xv, a2);
+            a3 = _mm512_fmadd_ps(load16(t, w3 + j * eb), xv, a3);
+        }
+        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx512(a0));
+        y[r + 1] = row_rest(t, w1, c16, cols, x, reduce16_avx512(a1));
+        y[r + 2] = row_rest(t, w2, c16, cols, x, reduce16_avx512(a2));
+        y[r + 3] = row_rest(t, w3, c16, cols, x, reduce16_avx512(a3));
+    }
+    for (; r < rows; r++) {
+        const uint8_t *w0 = w + r * rb;
+        __m512 a0 = _mm512_setzero_ps();
+        for (uint64_t j = 0; j < c16; j += HL__LANES)
+            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), _mm512_loadu_ps(x + j), a0);
+        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx512(a0));
+    }
+}
+#endif
+
+static hl__gemv_path_t best_path(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+    if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        return HL__GEMV_AVX512;
+    if (avx2)
+        return HL__GEMV_AVX2;
+#endif
+    return HL__GEMV_C;
+}
+
+void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
+                   uint64_t cols, const float *x, float *y)
+{
+    hl__gemv_path_t best = best_path();
+    path = path <= best ? path : best;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path == HL__GEMV_AVX512) {
+        gemv_avx512(t, w, rows, cols, x, y);
+        return;
+    }
+    if (path == HL__GEMV_AVX2) {
+        gemv_avx2(t, w, rows, cols, x, y);
+        return;
+    }
+#endif
+    gemv_c(t, w, rows, cols, x, y);
+}
+
+void hl__gemv(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, const float *x,
+              float *y)
+{
+    hl__gemv_path(HL__GEMV_AVX512, t, w, rows, cols, x, y);
+}

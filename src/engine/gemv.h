@@ -1,0 +1,34 @@
+/*
+ * Matrix-vector products straight from the weights' own dtype (internal): fp32 (decoded
+ * tiles), bf16 and fp16 (raw mode, no widening pass).
+ *
+ * Every dtype and every code path (AVX-512, AVX2+FMA, portable C) computes the same sums in
+ * the same order, so raw and compressed engines give identical bits: per row, 16 lanes
+ * accumulate with fused multiply-adds over the first cols - cols % 16 columns (lane l takes
+ * columns j = l mod 16, in increasing j), the lanes are added pairwise (l + 8, then + 4,
+ * + 2, + 1), then the remaining columns are added in order with fused multiply-adds. bf16
+ * and fp16 widen exactly to fp32 first (F16C's conversion quiets a signalling NaN, which
+ * changes only the payload of a NaN result).
+ */
+#ifndef HL_ENGINE_GEMV_H
+#define HL_ENGINE_GEMV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "huffllm/codec.h"
+
+typedef enum { HL__GEMV_C = 0, HL__GEMV_AVX2 = 1, HL__GEMV_AVX512 = 2 } hl__gemv_path_t;
+
+/* True for the dtypes hl__gemv reads directly (f32, bf16, f16). */
+bool hl__gemv_supports(hl_dtype_t t);
+
+/* y[r] = sum_j W[r][j] * x[j] for r < rows; W is rows x cols elements of t, row-major. */
+void hl__gemv(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, const float *x,
+              float *y);
+
+/* The same on a given path (clamped to what the CPU runs): for tests and benchmarks. */
+void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
+                   uint64_t cols, const float *x, float *y);
+
+#endif
