@@ -85,9 +85,9 @@ typedef struct {
  * away; the original layout (bits | count << 4) cost two more instructions per lookup.
  * ctl lives in the decoding function's frame, addressed from the stack pointer: one
  * register less than a second table pointer. Recoding 4 KiB is ~1% of a 16384-weight tile.
+ * Lookup j (0..3) of an iteration: out advances by count - 1 per lookup and by the missing
+ * 4 once per iteration (ITER_END), the store adding j as an address displacement.
  */
-/* Lookup j (0..3) of an iteration: out advances by count - 1 per lookup and by the
- * missing 4 once per iteration (ITER_END), the store adding j as an address displacement. */
 #define STEP(b, j)                                                                             \
     do {                                                                                       \
         size_t w_ = (size_t)((b).buf & HL__TABLE_MASK);                                        \
