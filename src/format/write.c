@@ -17,6 +17,10 @@ typedef struct {
     uint32_t hist_off, hist_len, table_off, table_len;
     uint32_t name_off, name_len, role_off, role_len;
     hl_tensor_codec_t tc;
+    /* 1 + index of an earlier tensor with the same dtype, shape and bytes, else 0: its tile
+     * entries, histogram and table then point at that tensor's (llama.cpp writes a tied
+     * embedding twice, as token_embd.weight and output.weight). */
+    size_t dup_of;
 } hl__wtensor_t;
 
 typedef struct {
@@ -96,6 +100,32 @@ static int hl__map_sources(hl__writer_t *w, hl_error_t *err)
     return 0;
 }
 
+/*
+ * An earlier tensor whose source bytes equal tensor i's, or SIZE_MAX. The histograms are
+ * already computed, so they filter candidates before a memcmp confirms; no hash pass over
+ * the whole model is needed. The readers check each tile entry on its own (range, CRC,
+ * decode), so entries of two tensors naming one payload are valid .hlm version 1.
+ */
+static size_t hl__find_duplicate(const hl__writer_t *w, size_t i)
+{
+    const hl_src_tensor_t *t = &w->src->tensors[i];
+    const hl__wtensor_t *x = &w->wt[i];
+    if (!t->nbytes)
+        return SIZE_MAX;
+    for (size_t j = 0; j < i; j++) {
+        const hl_src_tensor_t *u = &w->src->tensors[j];
+        const hl__wtensor_t *y = &w->wt[j];
+        if (y->dup_of || u->dtype != t->dtype || u->n_dims != t->n_dims ||
+            u->nbytes != t->nbytes || memcmp(u->shape, t->shape, sizeof t->shape) != 0 ||
+            memcmp(y->hist, x->hist, sizeof x->hist) != 0)
+            continue;
+        if (memcmp(w->maps[u->file].data + u->offset, w->maps[t->file].data + t->offset,
+                   (size_t)t->nbytes) == 0)
+            return j;
+    }
+    return SIZE_MAX;
+}
+
 /* Shapes, tile counts, histograms and codecs of every tensor. */
 static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
 {
@@ -123,6 +153,12 @@ static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
             if (rc != 0)
                 return hl_error_set(err, rc, "tensor '%s': histogram: %s", t->name,
                                     hl_strerror(rc));
+        }
+        size_t dup = hl__find_duplicate(w, i);
+        if (dup != SIZE_MAX) {
+            x->dup_of = dup + 1;
+            x->tc = w->wt[dup].tc;
+            continue;
         }
         if (w->opts->raw || t->dtype == HL_DTYPE_RAW)
             rc = hl__codec_raw(&x->tc, t->dtype);
@@ -174,15 +210,23 @@ static int hl__build_directory(hl__writer_t *w, hl_error_t *err)
     for (size_t i = 0; i < src->n_tensors && rc == 0; i++) {
         const hl_src_tensor_t *t = &src->tensors[i];
         hl__wtensor_t *x = &w->wt[i];
-        size_t hn = hl__hist_encode(x->hist, hbuf);
-        size_t tn = x->tc.codec == HL_CODEC_HUF ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
-        x->hist_len = (uint32_t)hn;
-        x->table_len = (uint32_t)tn;
         x->name_len = (uint32_t)strlen(t->name);
         x->role_len = t->role ? (uint32_t)strlen(t->role) : 0;
-        rc = hl__strtab_add(&hist, &hist_len, &hist_cap, hbuf, hn, &x->hist_off);
-        if (rc == 0)
-            rc = hl__strtab_add(&hist, &hist_len, &hist_cap, tbuf, tn, &x->table_off);
+        if (x->dup_of) { /* the original (earlier, so already placed) has the same ones */
+            const hl__wtensor_t *o = &w->wt[x->dup_of - 1];
+            x->hist_off = o->hist_off;
+            x->hist_len = o->hist_len;
+            x->table_off = o->table_off;
+            x->table_len = o->table_len;
+        } else {
+            size_t hn = hl__hist_encode(x->hist, hbuf);
+            size_t tn = x->tc.codec == HL_CODEC_HUF ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
+            x->hist_len = (uint32_t)hn;
+            x->table_len = (uint32_t)tn;
+            rc = hl__strtab_add(&hist, &hist_len, &hist_cap, hbuf, hn, &x->hist_off);
+            if (rc == 0)
+                rc = hl__strtab_add(&hist, &hist_len, &hist_cap, tbuf, tn, &x->table_off);
+        }
         if (rc == 0)
             rc = hl__strtab_add(&str, &str_len, &str_cap, t->name, x->name_len, &x->name_off);
         if (rc == 0)
@@ -410,6 +454,16 @@ static int hl__write_tiles(hl__writer_t *w, hl_error_t *err)
         const hl_src_tensor_t *t = &src->tensors[i];
         hl__wtensor_t *x = &w->wt[i];
         const uint8_t *data = w->maps[t->file].data + t->offset;
+        if (x->dup_of) { /* tiles already written with the original: same entries */
+            const hl__wtensor_t *o = &w->wt[x->dup_of - 1];
+            memcpy(w->dir + w->tiles_at + x->first_tile * HL__TILE_SIZE,
+                   w->dir + w->tiles_at + o->first_tile * HL__TILE_SIZE,
+                   (size_t)x->n_tiles * HL__TILE_SIZE);
+            done += t->nbytes;
+            if (w->opts->progress)
+                w->opts->progress(w->opts->progress_ud, done, total, t->name);
+            continue;
+        }
         /* rows_per_tile may exceed rows (small tensors): size for the largest real tile. */
         uint64_t need = hl_tile_bound(&x->tc, HL_MIN(x->rows_per_tile, x->rows) * x->cols);
         if (x->n_tiles && need > cap) {

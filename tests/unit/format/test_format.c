@@ -442,6 +442,93 @@ static void test_huffman_actually_compresses(void **state)
     hl_source_dispose(&src);
 }
 
+/* ---- identical tensors stored once ---- */
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* llama.cpp writes a tied embedding twice: the second copy must cost only its directory
+ * entries, read back as an ordinary tensor, restore byte-exact, and damage to the shared
+ * payload must still be found and named. */
+static void test_identical_tensors_stored_once(void **state)
+{
+    fixture_t *fx = *state;
+    static const fspec_t f[] = {{"d.bin", true, 7}};
+    static const tspec_t t[] = {
+        {"emb", "token_embd.weight", HL_DTYPE_BF16, 2, {64, 256}, 0, 5},
+        {"mid", NULL, HL_DTYPE_F32, 1, {16}, 0, 3},
+        {"out", "output.weight", HL_DTYPE_BF16, 2, {64, 256}, 0, 2},
+        {"other_shape", NULL, HL_DTYPE_BF16, 2, {128, 128}, 0, 1},
+    };
+    hl_source_t src;
+    build_source(fx->dir, f, 1, t, 4, &src);
+    hl_error_t err;
+    char *distinct = strdup(path_in(fx->dir, "distinct.hlm"));
+    assert_int_equal(hl_hlm_write(&src, distinct, NULL, &err), 0);
+    /* make "out" and "other_shape" byte copies of "emb" (the latter with another shape) */
+    size_t len;
+    uint8_t *b = slurp(src.files[0].path, &len);
+    memcpy(b + src.tensors[2].offset, b + src.tensors[0].offset, src.tensors[0].nbytes);
+    memcpy(b + src.tensors[3].offset, b + src.tensors[0].offset, src.tensors[0].nbytes);
+    spit(src.files[0].path, b, len);
+    free(b);
+    char *out = strdup(path_in(fx->dir, "dedup.hlm"));
+    assert_int_equal(hl_hlm_write(&src, out, NULL, &err), 0);
+
+    hl_hlm_t *h = NULL;
+    int rc = hl_hlm_open(out, HL_HLM_VERIFY_DIGEST | HL_HLM_VERIFY_TILES, &h, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(hl_hlm_verify(h, &err), 0);
+    check_tensor_bytes(h, &src);
+    const hl_tensor_t *e = hl_hlm_find(h, "token_embd.weight");
+    const hl_tensor_t *o = hl_hlm_find(h, "output.weight");
+    const hl_tensor_t *x = hl_hlm_find(h, "other_shape");
+    assert_int_equal(o->codec.codec, HL_CODEC_HUF);
+    assert_int_equal(o->n_tiles, e->n_tiles);
+    assert_true(o->tiles != e->tiles);
+    for (uint32_t j = 0; j < o->n_tiles; j++)
+        assert_int_equal(o->tiles[j].offset, e->tiles[j].offset);
+    assert_true(x->tiles[0].offset != e->tiles[0].offset); /* same bytes, other shape */
+    /* the copy saves (nearly) its whole payload */
+    uint64_t payload = 0;
+    for (uint32_t j = 0; j < o->n_tiles; j++)
+        payload += o->tiles[j].length;
+    assert_true(file_size(out) + payload * 9 / 10 < file_size(distinct));
+
+    char rdir[256];
+    snprintf(rdir, sizeof rdir, "%s/restored", fx->dir);
+    assert_int_equal(mkdir(rdir, 0755), 0);
+    char prim[512];
+    snprintf(prim, sizeof prim, "%s", path_in(rdir, "d.bin"));
+    rc = hl_hlm_restore(h, prim, rdir, NULL, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    check_files_equal(prim, src.files[0].path);
+    uint64_t shared = o->tiles[0].offset;
+    hl_hlm_close(h);
+
+    /* damage in the shared payload: verify names a tensor and the tile */
+    int fd = open(out, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, (off_t)shared + 9), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, (off_t)shared + 9), 1);
+    close(fd);
+    assert_int_equal(hl_hlm_open(out, 0, &h, &err), 0);
+    assert_int_not_equal(hl_hlm_verify(h, &err), 0);
+    assert_non_null(strstr(err.msg, "tensor 'emb' tile 0"));
+    hl_hlm_close(h);
+    free(distinct);
+    free(out);
+    hl_source_dispose(&src);
+}
+
 /* ---- corruption ---- */
 
 /* A small container for the corruption tests; @return its path (a copy the caller frees,
@@ -752,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_small_tiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huffman_actually_compresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identical_tensors_stored_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte_flip_fails_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_refused, setup, teardown),
