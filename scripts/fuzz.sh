@@ -7,8 +7,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dir="$top/build-fuzz"
 secs="${FUZZ_SECONDS:-60}"
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
+# The full build may fail on a module no target links (work in progress elsewhere, or
+# something clang rejects): the targets are built one by one below and only theirs count.
 BUILD_DIR="$dir" "$top/scripts/build.sh" CC=clang CFLAGS="-O1 -g $san" \
-    LDFLAGS="-fsanitize=address,undefined" --enable-fuzz
+    LDFLAGS="-fsanitize=address,undefined" --enable-fuzz ||
+    echo "fuzz.sh: the full build failed; building the fuzz targets only" >&2
 targets="${FUZZ_TARGETS:-$HL_FUZZ_TARGETS}"
 for t in $targets; do
     make -C "$dir" -s "tests/fuzz/$t"
