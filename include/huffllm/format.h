@@ -24,7 +24,8 @@
 extern "C" {
 #endif
 
-#define HL_FORMAT_VERSION 1
+/* Version 2 may zstd-compress metadata and verbatim bytes; version 1 files are still read. */
+#define HL_FORMAT_VERSION 2
 #define HL_MAX_DIMS 4
 
 /* ---- what an importer hands to the writer ---- */

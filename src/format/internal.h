@@ -17,7 +17,7 @@ typedef struct {
 typedef struct {
     uint32_t kind;   /* HL__SEG_VERBATIM or HL__SEG_TENSOR */
     uint32_t tensor; /* tensor index (HL__SEG_TENSOR) */
-    uint64_t offset; /* absolute file offset of verbatim bytes (HL__SEG_VERBATIM) */
+    uint64_t offset; /* offset in h->verbatim of verbatim bytes (HL__SEG_VERBATIM) */
     uint64_t length;
 } hl__seg_t;
 
@@ -45,9 +45,20 @@ struct hl_hlm_s {
     hl__file_t *files;
     uint64_t n_segs;
     hl__seg_t *segs;
+    const uint8_t *verbatim;  /* the verbatim bytes: in the mapping, or verbatim_buf */
+    uint8_t *verbatim_buf;    /* unpacked verbatim section (HL__FLAG_RAW_ZSTD), else NULL */
     uint64_t tiles_off, tiles_len;
     uint64_t max_tile_elems; /* largest tile of any tensor, in elements */
 };
+
+/* A zstd frame of in (level 19) into a new buffer. @return 0 or HL_ENOMEM / HL_EIO. */
+int hl__zsection_pack(const void *in, size_t len, uint8_t **out, size_t *out_len,
+                      hl_error_t *err);
+/* Unpacks a section that must be exactly one zstd frame recording its content size, at most
+ * limit bytes; what names the section in errors. @return 0 or HL_EFORMAT / HL_ERANGE /
+ * HL_ENOMEM. */
+int hl__zsection_unpack(const uint8_t *in, uint64_t len, uint64_t limit, const char *what,
+                        uint8_t **out, size_t *out_len, hl_error_t *err);
 
 /* The trailer digest against the file's bytes. @return 0 or HL_ECHECKSUM (message set). */
 int hl__check_digest(const hl_hlm_t *h, hl_error_t *err);

@@ -1,5 +1,5 @@
 /*
- * The .hlm byte layout (version 1). Everything is little-endian; offsets are absolute file
+ * The .hlm byte layout (version 2; version 1 is the same with header flags 0). Everything is little-endian; offsets are absolute file
  * offsets unless said otherwise. Sections follow each other in this order with no gaps,
  * except zero padding before the tile payloads:
  *
@@ -9,7 +9,10 @@
  * Header (HL__HDR_SIZE = 128 bytes):
  *     0  u8[8]  magic "HUFFLLM\x1a"
  *     8  u32    format version (HL_FORMAT_VERSION)
- *    12  u32    flags (none defined; must be 0)
+ *    12  u32    flags: bit 0 (HL__FLAG_META_ZSTD) the metadata section is one zstd frame
+ *               of the JSON, bit 1 (HL__FLAG_RAW_ZSTD) the verbatim section is one zstd frame
+ *               of the verbatim bytes (recipe offsets refer to the unpacked bytes); each
+ *               frame records its content size. Other bits, and any bit in version 1: refused
  *    16  u64    file size, trailer included (detects truncation before anything else)
  *    24  u64    metadata offset     32  u64  metadata length
  *    40  u64    directory offset    48  u64  directory length
@@ -23,6 +26,9 @@
  * Metadata: UTF-8 JSON object (the importer's metadata, plus "source"."files" =
  * [{name, size, sha256, primary}] and "codec" = {tile_weights, n_streams, huffman_max_bits,
  * raw}).
+ *
+ * Byte-identical tensors (same dtype and shape) may have tile entries naming the same
+ * payloads and the same histogram and table bytes: the writer stores a copy only once.
  *
  * Tensor directory:
  *     0  u64  number of tensors (= header)     8  u64  number of tile entries
@@ -99,6 +105,11 @@
 #define HL__SEG_SIZE 24
 #define HL__TRAILER_SIZE 40
 #define HL__TILE_ALIGN 64
+
+#define HL__FLAG_META_ZSTD 1u
+#define HL__FLAG_RAW_ZSTD 2u
+/* Largest unpacked verbatim section a reader accepts; a writer stores larger ones as is. */
+#define HL__MAX_ZRAW (256u << 20)
 
 #define HL__SEG_VERBATIM 0u
 #define HL__SEG_TENSOR 1u

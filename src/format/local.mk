@@ -10,6 +10,7 @@ src_format_libhl_format_a_SOURCES = \
 	src/format/write.c \
 	src/format/read.c \
 	src/format/verify.c \
+	src/format/zsection.c \
 	src/format/restore.c \
 	src/format/quant.h \
 	src/format/quant_params.c \

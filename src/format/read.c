@@ -15,7 +15,8 @@ typedef struct {
 
 typedef struct {
     hl__section_t meta, dir, recipe, raw, tiles;
-    uint32_t n_tensors, n_files;
+    uint32_t n_tensors, n_files, flags;
+    uint64_t raw_unpacked; /* verbatim bytes (after unpacking, HL__FLAG_RAW_ZSTD) */
 } hl__header_t;
 
 static int hl__parse_header(hl_hlm_t *h, hl__header_t *hd, hl_error_t *err)
@@ -27,9 +28,10 @@ static int hl__parse_header(hl_hlm_t *h, hl__header_t *hd, hl_error_t *err)
     if (size < HL__HDR_VERSION + 4)
         return hl_error_set(err, HL_EFORMAT, "truncated: %llu bytes", (unsigned long long)size);
     h->version = hl_load_le32(p + HL__HDR_VERSION);
-    if (h->version != HL_FORMAT_VERSION)
-        return hl_error_set(err, HL_EVERSION, "unsupported .hlm version %u (this build reads %d)",
-                            h->version, HL_FORMAT_VERSION);
+    if (h->version != 1 && h->version != HL_FORMAT_VERSION)
+        return hl_error_set(err, HL_EVERSION,
+                            "unsupported .hlm version %u (this build reads 1 to %d)", h->version,
+                            HL_FORMAT_VERSION);
     if (size < HL__HDR_SIZE + HL__TRAILER_SIZE)
         return hl_error_set(err, HL_EFORMAT, "truncated: %llu bytes, shorter than header and "
                                              "trailer",
@@ -37,8 +39,11 @@ static int hl__parse_header(hl_hlm_t *h, hl__header_t *hd, hl_error_t *err)
     if (hl_load_le32(p + HL__HDR_CRC) != hl_crc32c(0, p, HL__HDR_CRC))
         return hl_error_set(err, HL_ECHECKSUM, "header checksum mismatch (corrupted header)");
     uint32_t flags = hl_load_le32(p + HL__HDR_FLAGS);
-    if (flags != 0)
-        return hl_error_set(err, HL_EUNSUPPORTED, "unknown header flags 0x%x", flags);
+    uint32_t known = h->version >= 2 ? HL__FLAG_META_ZSTD | HL__FLAG_RAW_ZSTD : 0;
+    if (flags & ~known)
+        return hl_error_set(err, HL_EUNSUPPORTED, "unknown header flags 0x%x (version %u)",
+                            flags, h->version);
+    hd->flags = flags;
     uint64_t recorded = hl_load_le64(p + HL__HDR_FILE_SIZE);
     if (recorded != size)
         return hl_error_set(err, HL_EFORMAT, "%s: the header records %llu bytes, the file has %llu",
@@ -77,8 +82,18 @@ static int hl__parse_metadata(hl_hlm_t *h, const hl__header_t *hd, hl_error_t *e
         return hl_error_set(err, HL_ERANGE, "metadata is %llu bytes (limit %u)",
                             (unsigned long long)hd->meta.len, HL__MAX_META);
     json_error_t je;
-    h->meta = json_loadb((const char *)h->map.data + hd->meta.off, (size_t)hd->meta.len,
-                         JSON_REJECT_DUPLICATES, &je);
+    const uint8_t *text = h->map.data + hd->meta.off;
+    size_t text_len = (size_t)hd->meta.len;
+    uint8_t *unpacked = NULL;
+    if (hd->flags & HL__FLAG_META_ZSTD) {
+        int rc = hl__zsection_unpack(text, hd->meta.len, HL__MAX_META, "metadata", &unpacked,
+                                     &text_len, err);
+        if (rc != 0)
+            return rc;
+        text = unpacked;
+    }
+    h->meta = json_loadb((const char *)text, text_len, JSON_REJECT_DUPLICATES, &je);
+    free(unpacked);
     if (!h->meta)
         return hl_error_set(err, HL_EFORMAT, "metadata is not valid JSON (byte %d: %s)",
                             je.position, je.text);
@@ -283,11 +298,11 @@ static int hl__parse_files(hl_hlm_t *h, const hl__header_t *hd, const uint8_t *r
             g->length = hl_load_le64(s + 16);
             uint64_t rel = hl_load_le64(s + 8);
             if (g->kind == HL__SEG_VERBATIM) {
-                if (!hl_range_ok(rel, g->length, hd->raw.len))
+                if (!hl_range_ok(rel, g->length, hd->raw_unpacked))
                     return hl_error_set(err, HL_EFORMAT, "source file '%s': verbatim segment "
                                                          "outside the verbatim section",
                                         f->name);
-                g->offset = hd->raw.off + rel;
+                g->offset = rel;
             } else if (g->kind == HL__SEG_TENSOR && g->tensor < h->n_tensors) {
                 const hl_tensor_t *t = &h->tensors[g->tensor];
                 const hl__tensor_src_t *ts = &h->tsrc[g->tensor];
@@ -388,6 +403,16 @@ static int hl__parse(hl_hlm_t *h, unsigned flags, hl_error_t *err)
         return rc;
     h->tiles_off = hd.tiles.off;
     h->tiles_len = hd.tiles.len;
+    h->verbatim = h->map.data + hd.raw.off;
+    hd.raw_unpacked = hd.raw.len;
+    if (hd.flags & HL__FLAG_RAW_ZSTD) {
+        size_t n;
+        if ((rc = hl__zsection_unpack(h->map.data + hd.raw.off, hd.raw.len, HL__MAX_ZRAW,
+                                      "verbatim", &h->verbatim_buf, &n, err)) != 0)
+            return rc;
+        h->verbatim = h->verbatim_buf;
+        hd.raw_unpacked = n;
+    }
     if ((rc = hl__parse_metadata(h, &hd, err)) != 0 ||
         (rc = hl__parse_directory(h, &hd, err)) != 0 ||
         (rc = hl__parse_recipe(h, &hd, err)) != 0 ||
@@ -470,6 +495,7 @@ void hl_hlm_close(hl_hlm_t *h)
             free(h->files[i].name);
     free(h->files);
     free(h->segs);
+    free(h->verbatim_buf);
     free(h->tensors);
     free(h->tsrc);
     free(h->tiles);

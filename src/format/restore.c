@@ -24,7 +24,7 @@ int hl__file_stream(const hl_hlm_t *h, size_t fi, hl__sink_fn sink, void *ud,
     for (uint64_t k = f->first_seg; rc == 0 && k < f->first_seg + f->n_segs; k++) {
         const hl__seg_t *g = &h->segs[k];
         if (g->kind == HL__SEG_VERBATIM) {
-            const uint8_t *p = h->map.data + g->offset;
+            const uint8_t *p = h->verbatim + g->offset;
             hl_sha256_update(sha, p, (size_t)g->length);
             if (sink)
                 rc = sink(ud, p, (size_t)g->length, err);

@@ -41,6 +41,10 @@ typedef struct {
     uint64_t recipe_len, raw_len;
     char *meta;
     size_t meta_len;
+    /* zstd frames of the metadata / verbatim bytes when smaller (header flags say which) */
+    uint8_t *zmeta, *zraw;
+    size_t zmeta_len, zraw_len;
+    uint32_t flags;
     hl_atomic_file_t out;
 } hl__writer_t;
 
@@ -414,7 +418,9 @@ static int hl__write_zeros(hl_atomic_file_t *f, uint64_t n, hl_error_t *err)
     return 0;
 }
 
-static int hl__write_verbatim(hl__writer_t *w, hl_error_t *err)
+/* The verbatim bytes in recipe order, into out (w->raw_len bytes) or, if out is NULL, to
+ * the output file. */
+static int hl__put_verbatim(hl__writer_t *w, uint8_t *out, hl_error_t *err)
 {
     const hl_source_t *src = w->src;
     size_t k = 0;
@@ -426,7 +432,10 @@ static int hl__write_verbatim(hl__writer_t *w, hl_error_t *err)
                     ? &src->tensors[w->order[k]]
                     : NULL;
             uint64_t upto = t ? t->offset : size;
-            if (upto > pos) {
+            if (upto > pos && out) {
+                memcpy(out, w->maps[fi].data + pos, (size_t)(upto - pos));
+                out += upto - pos;
+            } else if (upto > pos) {
                 int rc = hl_atomic_write(&w->out, w->maps[fi].data + pos, (size_t)(upto - pos),
                                          err);
                 if (rc != 0)
@@ -439,6 +448,29 @@ static int hl__write_verbatim(hl__writer_t *w, hl_error_t *err)
         }
     }
     return 0;
+}
+
+/* zstd frames of the metadata and the verbatim bytes, kept when they are smaller (see
+ * zsection.c for why zstd). Verbatim sections too large for a reader to unpack stay as is. */
+static int hl__pack_sections(hl__writer_t *w, hl_error_t *err)
+{
+    int rc = hl__zsection_pack(w->meta, w->meta_len, &w->zmeta, &w->zmeta_len, err);
+    if (rc != 0)
+        return rc;
+    if (w->zmeta_len < w->meta_len)
+        w->flags |= HL__FLAG_META_ZSTD;
+    if (w->raw_len == 0 || w->raw_len > HL__MAX_ZRAW)
+        return 0;
+    uint8_t *raw = malloc((size_t)w->raw_len);
+    if (!raw)
+        return hl__oom(err);
+    rc = hl__put_verbatim(w, raw, err);
+    if (rc == 0)
+        rc = hl__zsection_pack(raw, (size_t)w->raw_len, &w->zraw, &w->zraw_len, err);
+    free(raw);
+    if (rc == 0 && w->zraw_len < w->raw_len)
+        w->flags |= HL__FLAG_RAW_ZSTD;
+    return rc;
 }
 
 static int hl__write_tiles(hl__writer_t *w, hl_error_t *err)
@@ -524,22 +556,27 @@ static int hl__write_file(hl__writer_t *w, const char *out_path, hl_error_t *err
 {
     const hl_source_t *src = w->src;
     uint8_t hdr[HL__HDR_SIZE] = {0};
-    uint64_t meta_off = HL__HDR_SIZE, dir_off = meta_off + w->meta_len;
+    bool zm = w->flags & HL__FLAG_META_ZSTD, zr = w->flags & HL__FLAG_RAW_ZSTD;
+    const void *meta = zm ? (const void *)w->zmeta : w->meta;
+    uint64_t meta_len = zm ? w->zmeta_len : w->meta_len;
+    uint64_t raw_len = zr ? w->zraw_len : w->raw_len;
+    uint64_t meta_off = HL__HDR_SIZE, dir_off = meta_off + meta_len;
     uint64_t recipe_off = dir_off + w->dir_len, raw_off = recipe_off + w->recipe_len;
-    uint64_t tiles_off = hl__align64(raw_off + w->raw_len);
+    uint64_t tiles_off = hl__align64(raw_off + raw_len);
     int rc = hl_atomic_open(&w->out, out_path, w->opts->overwrite, err);
     if (rc != 0)
         return rc;
     /* Header and directory are written as placeholders and back-patched below. */
     rc = hl_atomic_write(&w->out, hdr, sizeof hdr, err);
     if (rc == 0)
-        rc = hl_atomic_write(&w->out, w->meta, w->meta_len, err);
+        rc = hl_atomic_write(&w->out, meta, (size_t)meta_len, err);
     if (rc == 0)
         rc = hl_atomic_write(&w->out, w->dir, (size_t)w->dir_len, err);
     if (rc == 0)
         rc = hl_atomic_write(&w->out, w->recipe, (size_t)w->recipe_len, err);
     if (rc == 0)
-        rc = hl__write_verbatim(w, err);
+        rc = zr ? hl_atomic_write(&w->out, w->zraw, w->zraw_len, err)
+                : hl__put_verbatim(w, NULL, err);
     if (rc == 0)
         rc = hl__write_zeros(&w->out, tiles_off - w->out.written, err);
     if (rc == 0)
@@ -551,10 +588,11 @@ static int hl__write_file(hl__writer_t *w, const char *out_path, hl_error_t *err
     memcpy(hdr, HL__MAGIC, HL__MAGIC_LEN);
     hl_store_le32(hdr + HL__HDR_VERSION, HL_FORMAT_VERSION);
     hl_store_le64(hdr + HL__HDR_FILE_SIZE, file_size);
-    const uint64_t sec[5][2] = {{meta_off, w->meta_len},
+    hl_store_le32(hdr + HL__HDR_FLAGS, w->flags);
+    const uint64_t sec[5][2] = {{meta_off, meta_len},
                                 {dir_off, w->dir_len},
                                 {recipe_off, w->recipe_len},
-                                {raw_off, w->raw_len},
+                                {raw_off, raw_len},
                                 {tiles_off, tiles_len}};
     for (int i = 0; i < 5; i++) {
         hl_store_le64(hdr + HL__HDR_META + 16 * i, sec[i][0]);
@@ -613,6 +651,8 @@ int hl_hlm_write(const hl_source_t *src, const char *out_path, const hl_write_op
     if (rc == 0)
         rc = hl__build_metadata(&w, err);
     if (rc == 0)
+        rc = hl__pack_sections(&w, err);
+    if (rc == 0)
         rc = hl__write_file(&w, out_path, err);
     hl_atomic_abort(&w.out);
     if (w.maps)
@@ -625,5 +665,7 @@ int hl_hlm_write(const hl_source_t *src, const char *out_path, const hl_write_op
     free(w.dir);
     free(w.recipe);
     free(w.meta);
+    free(w.zmeta);
+    free(w.zraw);
     return rc;
 }

@@ -529,6 +529,113 @@ static void test_identical_tensors_stored_once(void **state)
     hl_source_dispose(&src);
 }
 
+/* ---- version 2: zstd-compressed metadata and verbatim sections ---- */
+
+static void flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x04;
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+static void test_compressed_sections(void **state)
+{
+    fixture_t *fx = *state;
+    static const fspec_t f[] = {{"c.bin", true, 300}, {"v.json", false, 500}};
+    static const tspec_t t[] = {
+        {"a", "token_embd.weight", HL_DTYPE_BF16, 2, {16, 64}, 0, 400},
+        {"b", NULL, HL_DTYPE_F32, 1, {9}, 0, 200},
+    };
+    hl_source_t src;
+    build_source(fx->dir, f, 2, t, 2, &src);
+    /* make the verbatim bytes text-like (a GGUF header, a tokenizer): compressible */
+    for (size_t fi = 0; fi < 2; fi++) {
+        size_t len;
+        uint8_t *b = slurp(src.files[fi].path, &len);
+        for (size_t k = 0; k < len; k++) {
+            bool in_tensor = false;
+            for (size_t i = 0; i < 2; i++)
+                in_tensor |= src.tensors[i].file == fi && k >= src.tensors[i].offset &&
+                             k < src.tensors[i].offset + src.tensors[i].nbytes;
+            if (!in_tensor)
+                b[k] = (uint8_t)"tokenizer.ggml.tokens "[k % 22];
+        }
+        spit(src.files[fi].path, b, len);
+        free(b);
+    }
+    hl_error_t err;
+    char *out = strdup(path_in(fx->dir, "z.hlm"));
+    assert_int_equal(hl_hlm_write(&src, out, NULL, &err), 0);
+    size_t len;
+    uint8_t *file = slurp(out, &len);
+    assert_int_equal(hl_load_le32(file + HL__HDR_VERSION), 2);
+    assert_int_equal(hl_load_le32(file + HL__HDR_FLAGS), HL__FLAG_META_ZSTD | HL__FLAG_RAW_ZSTD);
+    uint64_t meta_off = hl_load_le64(file + HL__HDR_META);
+    uint64_t meta_len = hl_load_le64(file + HL__HDR_META + 8);
+    uint64_t raw_off = hl_load_le64(file + HL__HDR_RAW);
+    uint64_t raw_len = hl_load_le64(file + HL__HDR_RAW + 8);
+    assert_true(raw_len < 1400 / 4); /* 1400 verbatim bytes of repeated text */
+    free(file);
+
+    hl_hlm_t *h = NULL;
+    int rc = hl_hlm_open(out, HL_HLM_VERIFY_DIGEST | HL_HLM_VERIFY_TILES, &h, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(hl_hlm_verify(h, &err), 0);
+    check_tensor_bytes(h, &src);
+    assert_string_equal(json_string_value(json_object_get(hl_hlm_metadata(h), "architecture")),
+                        "llama");
+    char rdir[256];
+    snprintf(rdir, sizeof rdir, "%s/restored", fx->dir);
+    assert_int_equal(mkdir(rdir, 0755), 0);
+    char prim[512];
+    snprintf(prim, sizeof prim, "%s", path_in(rdir, "c.bin"));
+    rc = hl_hlm_restore(h, prim, rdir, NULL, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    check_files_equal(prim, src.files[0].path);
+    check_files_equal(path_in(rdir, "v.json"), src.files[1].path);
+    hl_hlm_close(h);
+
+    /* damage inside either compressed section is refused at open (frame checksum) */
+    uint8_t *orig = slurp(out, &len);
+    const struct {
+        uint64_t off;
+        const char *what;
+    } cases[] = {{meta_off + meta_len / 2, "metadata"}, {raw_off + raw_len / 2, "verbatim"}};
+    for (size_t c = 0; c < 2; c++) {
+        flip_byte(out, cases[c].off);
+        assert_int_not_equal(hl_hlm_open(out, 0, &h, &err), 0);
+        assert_null(h);
+        assert_non_null(strstr(err.msg, cases[c].what));
+        spit(out, orig, len);
+    }
+    free(orig);
+    free(out);
+    hl_source_dispose(&src);
+}
+
+/* Version 1 files (no compressed sections) are still read, verified and restored. */
+static void test_reads_version_1(void **state)
+{
+    fixture_t *fx = *state;
+    hl_hlm_t *h = NULL;
+    hl_error_t err;
+    int rc = hl_hlm_open(HL_SRCDIR "/tests/fuzz/corpus/hlm/s_f32.hlm",
+                         HL_HLM_VERIFY_DIGEST | HL_HLM_VERIFY_TILES, &h, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(hl_hlm_version(h), 1);
+    assert_int_equal(hl_hlm_verify(h, &err), 0);
+    assert_true(hl_hlm_n_tensors(h) > 0);
+    assert_int_equal(hl_hlm_restore(h, NULL, fx->dir, NULL, &err), 0);
+    hl_hlm_close(h);
+}
+
 /* ---- corruption ---- */
 
 /* A small container for the corruption tests; @return its path (a copy the caller frees,
@@ -721,7 +828,7 @@ static void test_bad_headers_and_directory(void **state)
     hl_store_le32(b, 7);
     assert_int_equal(open_patched(fx->dir, path, HL__HDR_VERSION, b, 4, false, &err),
                      HL_EVERSION);
-    assert_non_null(strstr(err.msg, "unsupported .hlm version 7 (this build reads 1)"));
+    assert_non_null(strstr(err.msg, "unsupported .hlm version 7 (this build reads 1 to 2)"));
 
     assert_int_equal(open_patched(fx->dir, path, 0, "GGUF", 4, false, &err), HL_EFORMAT);
     assert_non_null(strstr(err.msg, "wrong magic"));
@@ -840,6 +947,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huffman_actually_compresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identical_tensors_stored_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_version_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte_flip_fails_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_refused, setup, teardown),
