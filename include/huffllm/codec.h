@@ -187,6 +187,16 @@ int hl_tile_decode_f32(const hl_tensor_codec_t *tc, const void *payload, uint64_
 int hl_tile_decode_bytes(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
                          uint64_t n_elems, void *dst);
 
+/*
+ * Decodes only the Huffman symbols of a HUF tile into sym[n_elems] and points *verb at the
+ * tile's verbatim bytes (inside payload), for callers that rebuild and multiply in one pass
+ * (the engine's fused kernels). Layout of both: the coding model above (bf16: sym[i] is the
+ * exponent of element i, verb[i] = sign<<7 | mantissa; q8_0: verb holds the 2-byte scales).
+ * Same checks as hl_tile_decode_f32. @return 0, HL_EFORMAT, or HL_EINVAL for a RAW tile.
+ */
+int hl_tile_decode_split(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                         uint64_t n_elems, uint8_t *sym, const uint8_t **verb);
+
 /* Widens source bytes of a dtype to fp32 (the uncompressed path). @return 0 or HL_EINVAL. */
 int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst);
 

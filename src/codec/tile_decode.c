@@ -71,3 +71,15 @@ int hl_tile_decode_bytes(const hl_tensor_codec_t *tc, const void *payload, uint6
     hl__fuse_bytes(tc->dtype, sym, verb, n_elems, dst);
     return 0;
 }
+
+int hl_tile_decode_split(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                         uint64_t n_elems, uint8_t *sym, const uint8_t **verb)
+{
+    uint64_t src_bytes;
+    int rc = check_args(tc, payload, len, n_elems, sym, &src_bytes);
+    if (rc)
+        return rc;
+    if (tc->codec != HL_CODEC_HUF || !verb)
+        return HL_EINVAL;
+    return hl__decode_symbols(tc, payload, len, n_elems, sym, verb, hl__decode_path_default());
+}
