@@ -59,6 +59,17 @@ static void gemv_c(hl_dtype_t t, const uint8_t *w, uint64_t rows, uint64_t cols,
     }
 }
 
+/* Row by row so that a row is read from memory once and from cache for the other
+ * activations. */
+static void gemv_multi_c(hl_dtype_t t, const uint8_t *w, uint64_t rows, uint64_t cols,
+                         size_t n_act, const float *const *x, float *const *y, uint64_t y_off)
+{
+    uint64_t rb = cols * elem_bytes(t);
+    for (uint64_t r = 0; r < rows; r++)
+        for (size_t a = 0; a < n_act; a++)
+            gemv_c(t, w + r * rb, 1, cols, x[a], y[a] + y_off + r);
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -121,6 +132,87 @@ HL__AVX2_TARGET static void gemv_avx2(hl_dtype_t t, const uint8_t *w, uint64_t r
     }
 }
 
+/*
+ * A block of nr rows x na activations (constants after inlining: the accumulators live in
+ * registers). AVX2 has 16 vector registers and a row's lanes take two, so 2 x 2 blocks:
+ * 8 accumulators, 4 x vectors and the widened weights.
+ */
+#define HL__INLINE __attribute__((always_inline)) static inline
+
+HL__AVX2_TARGET HL__INLINE void block_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rb,
+                                           uint64_t cols, unsigned nr, unsigned na,
+                                           const float *const *x, float *const *y,
+                                           uint64_t yr)
+{
+    uint64_t eb = elem_bytes(t), c16 = cols - cols % HL__LANES;
+    __m256 lo[2][2], hi[2][2];
+    const float *xa[2];
+#pragma GCC unroll 2
+    for (unsigned a = 0; a < na; a++) {
+        xa[a] = x[a];
+#pragma GCC unroll 2
+        for (unsigned r = 0; r < nr; r++)
+            lo[r][a] = hi[r][a] = _mm256_setzero_ps();
+    }
+    for (uint64_t j = 0; j < c16; j += HL__LANES) {
+        __m256 xl[2], xh[2];
+#pragma GCC unroll 2
+        for (unsigned a = 0; a < na; a++) {
+            xl[a] = _mm256_loadu_ps(xa[a] + j);
+            xh[a] = _mm256_loadu_ps(xa[a] + j + 8);
+        }
+#pragma GCC unroll 2
+        for (unsigned r = 0; r < nr; r++) {
+            __m256 wl = load8(t, w + r * rb + j * eb), wh = load8(t, w + r * rb + (j + 8) * eb);
+#pragma GCC unroll 2
+            for (unsigned a = 0; a < na; a++) {
+                lo[r][a] = _mm256_fmadd_ps(wl, xl[a], lo[r][a]);
+                hi[r][a] = _mm256_fmadd_ps(wh, xh[a], hi[r][a]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (unsigned r = 0; r < nr; r++)
+#pragma GCC unroll 2
+        for (unsigned a = 0; a < na; a++)
+            y[a][yr + r] =
+                row_rest(t, w + r * rb, c16, cols, xa[a], reduce16_avx2(lo[r][a], hi[r][a]));
+}
+
+HL__AVX2_TARGET HL__INLINE void multi_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                           uint64_t cols, size_t n_act, const float *const *x,
+                                           float *const *y, uint64_t y_off)
+{
+    uint64_t rb = cols * elem_bytes(t), r = 0;
+    for (; r + 2 <= rows; r += 2) {
+        size_t a = 0;
+        for (; a + 2 <= n_act; a += 2)
+            block_avx2(t, w + r * rb, rb, cols, 2, 2, x + a, y + a, y_off + r);
+        if (a < n_act)
+            block_avx2(t, w + r * rb, rb, cols, 2, 1, x + a, y + a, y_off + r);
+    }
+    for (; r < rows; r++) {
+        size_t a = 0;
+        for (; a + 2 <= n_act; a += 2)
+            block_avx2(t, w + r * rb, rb, cols, 1, 2, x + a, y + a, y_off + r);
+        if (a < n_act)
+            block_avx2(t, w + r * rb, rb, cols, 1, 1, x + a, y + a, y_off + r);
+    }
+}
+
+/* One copy per dtype, so that the dtype test leaves the inner loop. */
+HL__AVX2_TARGET static void gemv_multi_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                            uint64_t cols, size_t n_act, const float *const *x,
+                                            float *const *y, uint64_t y_off)
+{
+    if (t == HL_DTYPE_BF16)
+        multi_avx2(HL_DTYPE_BF16, w, rows, cols, n_act, x, y, y_off);
+    else if (t == HL_DTYPE_F16)
+        multi_avx2(HL_DTYPE_F16, w, rows, cols, n_act, x, y, y_off);
+    else
+        multi_avx2(HL_DTYPE_F32, w, rows, cols, n_act, x, y, y_off);
+}
+
 /* ---- AVX-512: a row's 16 lanes are one vector ---- */
 
 HL__AVX512_TARGET static inline __m512 load16(hl_dtype_t t, const uint8_t *p)
@@ -170,6 +262,95 @@ HL__AVX512_TARGET static void gemv_avx512(hl_dtype_t t, const uint8_t *w, uint64
         y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx512(a0));
     }
 }
+
+/*
+ * A block of nr rows x na activations, up to 4 x 4: 16 accumulators, 4 x vectors and the
+ * widened weights fit the 32 vector registers; each weight vector feeds na fused
+ * multiply-adds and each x vector nr.
+ */
+HL__AVX512_TARGET HL__INLINE void block_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rb,
+                                               uint64_t cols, unsigned nr, unsigned na,
+                                               const float *const *x, float *const *y,
+                                               uint64_t yr)
+{
+    uint64_t eb = elem_bytes(t), c16 = cols - cols % HL__LANES;
+    __m512 acc[4][4];
+    const float *xa[4];
+#pragma GCC unroll 4
+    for (unsigned a = 0; a < na; a++) {
+        xa[a] = x[a];
+#pragma GCC unroll 4
+        for (unsigned r = 0; r < nr; r++)
+            acc[r][a] = _mm512_setzero_ps();
+    }
+    for (uint64_t j = 0; j < c16; j += HL__LANES) {
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (unsigned a = 0; a < na; a++)
+            xv[a] = _mm512_loadu_ps(xa[a] + j);
+#pragma GCC unroll 4
+        for (unsigned r = 0; r < nr; r++) {
+            __m512 wv = load16(t, w + r * rb + j * eb);
+#pragma GCC unroll 4
+            for (unsigned a = 0; a < na; a++)
+                acc[r][a] = _mm512_fmadd_ps(wv, xv[a], acc[r][a]);
+        }
+    }
+#pragma GCC unroll 4
+    for (unsigned r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (unsigned a = 0; a < na; a++)
+            y[a][yr + r] = row_rest(t, w + r * rb, c16, cols, xa[a], reduce16_avx512(acc[r][a]));
+}
+
+/* The activations of one row block: groups of 4, then a block of the 1-3 left. */
+HL__AVX512_TARGET HL__INLINE void acts_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rb,
+                                              uint64_t cols, unsigned nr, size_t n_act,
+                                              const float *const *x, float *const *y,
+                                              uint64_t yr)
+{
+    size_t a = 0;
+    for (; a + 4 <= n_act; a += 4)
+        block_avx512(t, w, rb, cols, nr, 4, x + a, y + a, yr);
+    switch (n_act - a) {
+    case 3:
+        block_avx512(t, w, rb, cols, nr, 3, x + a, y + a, yr);
+        break;
+    case 2:
+        block_avx512(t, w, rb, cols, nr, 2, x + a, y + a, yr);
+        break;
+    case 1:
+        block_avx512(t, w, rb, cols, nr, 1, x + a, y + a, yr);
+        break;
+    default:
+        break;
+    }
+}
+
+HL__AVX512_TARGET HL__INLINE void multi_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                               uint64_t cols, size_t n_act,
+                                               const float *const *x, float *const *y,
+                                               uint64_t y_off)
+{
+    uint64_t rb = cols * elem_bytes(t), r = 0;
+    for (; r + 4 <= rows; r += 4)
+        acts_avx512(t, w + r * rb, rb, cols, 4, n_act, x, y, y_off + r);
+    for (; r < rows; r++)
+        acts_avx512(t, w + r * rb, rb, cols, 1, n_act, x, y, y_off + r);
+}
+
+HL__AVX512_TARGET static void gemv_multi_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                                uint64_t cols, size_t n_act,
+                                                const float *const *x, float *const *y,
+                                                uint64_t y_off)
+{
+    if (t == HL_DTYPE_BF16)
+        multi_avx512(HL_DTYPE_BF16, w, rows, cols, n_act, x, y, y_off);
+    else if (t == HL_DTYPE_F16)
+        multi_avx512(HL_DTYPE_F16, w, rows, cols, n_act, x, y, y_off);
+    else
+        multi_avx512(HL_DTYPE_F32, w, rows, cols, n_act, x, y, y_off);
+}
 #endif
 
 static hl__gemv_path_t best_path(void)
@@ -209,4 +390,33 @@ void hl__gemv(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, const f
               float *y)
 {
     hl__gemv_path(HL__GEMV_AVX512, t, w, rows, cols, x, y);
+}
+
+void hl__gemv_multi_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
+                         uint64_t cols, size_t n_act, const float *const *x, float *const *y,
+                         uint64_t y_off)
+{
+    if (n_act == 1) { /* the single kernel's 4 x 1 blocks are the same sums */
+        hl__gemv_path(path, t, w, rows, cols, x[0], y[0] + y_off);
+        return;
+    }
+    hl__gemv_path_t best = best_path();
+    path = path <= best ? path : best;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (path == HL__GEMV_AVX512) {
+        gemv_multi_avx512(t, w, rows, cols, n_act, x, y, y_off);
+        return;
+    }
+    if (path == HL__GEMV_AVX2) {
+        gemv_multi_avx2(t, w, rows, cols, n_act, x, y, y_off);
+        return;
+    }
+#endif
+    gemv_multi_c(t, w, rows, cols, n_act, x, y, y_off);
+}
+
+void hl__gemv_multi(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, size_t n_act,
+                    const float *const *x, float *const *y, uint64_t y_off)
+{
+    hl__gemv_multi_path(HL__GEMV_AVX512, t, w, rows, cols, n_act, x, y, y_off);
 }

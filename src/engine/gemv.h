@@ -31,4 +31,20 @@ void hl__gemv(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, const f
 void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
                    uint64_t cols, const float *x, float *y);
 
+/*
+ * n_act products in one pass over W: y[a][y_off + r] = sum_j W[r][j] * x[a][j] for a < n_act,
+ * r < rows. Each (row, activation) is summed in exactly the order above, so every y[a] equals
+ * what hl__gemv(t, w, rows, cols, x[a], y[a] + y_off) gives, bit for bit, whatever n_act is
+ * (batch == single). Blocks of rows x activations are kept in registers, so a weight is read
+ * from memory once per call instead of once per activation. The x[a] and y[a] must not
+ * overlap W or each other's written range.
+ */
+void hl__gemv_multi(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, size_t n_act,
+                    const float *const *x, float *const *y, uint64_t y_off);
+
+/* The same on a given path (clamped to what the CPU runs): for tests and benchmarks. */
+void hl__gemv_multi_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
+                         uint64_t cols, size_t n_act, const float *const *x, float *const *y,
+                         uint64_t y_off);
+
 #endif
