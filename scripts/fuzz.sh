@@ -2,6 +2,9 @@
 # `make fuzz`: builds every fuzz target with clang's libFuzzer + ASan + UBSan in build-fuzz/
 # and runs each for FUZZ_SECONDS (default 60) on a copy of its corpus. New crashes are left in
 # build-fuzz/crashes/<target>/; add them to tests/fuzz/corpus/<name>/ once fixed.
+# FUZZ_MERGE=1 then merges what each run found into tests/fuzz/corpus/<name>/ (libFuzzer
+# -merge=1 on edge coverage only, -use_counters=0, so only inputs reaching new code are kept
+# and the committed corpora stay small).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir="$top/build-fuzz"
@@ -30,5 +33,12 @@ for t in $targets; do
         echo "   CRASH: see $dir/$t.log and $crashes/"
     fi
     grep -E "^#[0-9]+[[:space:]]+DONE" "$dir/$t.log" | tail -1 | sed 's/^/   /' || true
+    if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+        before=$(ls "$top/tests/fuzz/corpus/$name" | wc -l)
+        "$dir/tests/fuzz/$t" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 \
+            "$top/tests/fuzz/corpus/$name" "$work" 2>"$dir/$t.merge.log" ||
+            echo "   merge failed: see $dir/$t.merge.log"
+        echo "   corpus: $before -> $(ls "$top/tests/fuzz/corpus/$name" | wc -l) files"
+    fi
 done
 exit $status

@@ -1,60 +1,108 @@
 /*
  * Fuzz target: the Huffman table reader and the tile decoders on fuzzed payloads.
- * Input: byte 0 dtype (mod 5), byte 1 codec (bit 0) and stream count (bits 1..5),
- * bytes 2-3 element count (little-endian), 128 bytes of serialized code lengths, then the
- * tile payload. Decoders must reject or decode, never read or write out of bounds; a
- * table that reads back must serialize to the same bytes it was read from, modulo the
- * canonical form (re-reading the written form gives the same lengths).
+ * Input: byte 0 dtype (mod HL_DTYPE_MAX + 1: every dtype, the quantized ones included),
+ * byte 1 codec (bit 0) and stream count (bits 1..5), bytes 2-3 element count (little-endian,
+ * rounded down to the dtype's block), 128 bytes of serialized code lengths, then the tile
+ * payload. Decoders must reject or decode, never read or write out of bounds; a table that
+ * reads back must serialize to the same bytes it was read from, modulo the canonical form
+ * (re-reading the written form gives the same lengths). Every decoder path (C, AVX2,
+ * AVX-512) must return the same code and bits; the fp32, byte and split decoders must
+ * accept the same tiles, and agree with each other on what they decode.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/quant.h"
+#include "fuzz_codec.h"
 #include "huffllm/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define HEAD 4
 
+static void check_table(const uint8_t *table)
+{
+    hl_huf_lengths_t l, again;
+    if (hl_huf_lengths_read(table, &l) != 0)
+        return;
+    uint8_t out[HL_HUF_TABLE_BYTES];
+    hl_huf_lengths_write(&l, out);
+    if (hl_huf_lengths_read(out, &again) != 0 || memcmp(&l, &again, sizeof l) != 0)
+        abort();
+    hl_huf_ctable_t ct;
+    if (hl_huf_ctable_build(&l, &ct) != 0)
+        abort(); /* a valid table must give an encoder table */
+}
+
+/* The tile decoded to fp32 on every path, to source bytes and to symbols + verbatim bytes:
+ * all accept or all refuse, and what they decode is one and the same tile. */
+static void check_decoders(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                           uint64_t n, uint64_t bytes)
+{
+    float *f = malloc(n ? n * sizeof *f : 1), *w = malloc(n ? n * sizeof *w : 1);
+    uint8_t *b = malloc(bytes ? bytes : 1), *sym = malloc(n ? n : 1), *sym2 = malloc(n ? n : 1);
+    if (!f || !w || !b || !sym || !sym2)
+        abort();
+    int rc_f = hl_fuzz_decode_f32_paths(tc, payload, len, n, f);
+    int rc_b = hl_tile_decode_bytes(tc, payload, len, n, b);
+    if (rc_b != rc_f && tc->dtype != HL_DTYPE_RAW)
+        abort(); /* (opaque bytes have no fp32 form) */
+    if (rc_b == 0 && tc->dtype != HL_DTYPE_RAW) {
+        /* fp32 decode == widening the decoded source bytes (per-tensor quantized dtypes
+         * take their scale and zero from tc, which the public widen has not). */
+        int rc_w = hl_dtype_is_quant(tc->dtype) ? hl_quant_widen_f32(tc, tc->dtype, b, n, w)
+                                                : hl_widen_f32(tc->dtype, b, n, w);
+        if (rc_w != 0 || memcmp(f, w, n * sizeof *f) != 0)
+            abort();
+    }
+    const uint8_t *verb = NULL;
+    int rc_s = hl_tile_decode_split(tc, payload, len, n, sym, &verb);
+    if (tc->codec == HL_CODEC_HUF) {
+        if (rc_s != rc_f)
+            abort();
+        if (rc_s == 0) {
+            if (verb < payload || verb > payload + len)
+                abort(); /* the verbatim bytes lie inside the payload */
+            if (hl_codec_symbols(tc->dtype, b, 0, n, sym2) != 0 || memcmp(sym, sym2, n) != 0)
+                abort(); /* the symbols are those of the decoded bytes */
+        }
+    } else if (rc_f == 0 && rc_s != HL_EINVAL) {
+        abort(); /* a RAW tile has no symbols */
+    }
+    free(f);
+    free(w);
+    free(b);
+    free(sym);
+    free(sym2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < HEAD + HL_HUF_TABLE_BYTES)
         return 0;
     const uint8_t *table = data + HEAD;
-    hl_huf_lengths_t l, again;
-    if (hl_huf_lengths_read(table, &l) == 0) {
-        uint8_t out[HL_HUF_TABLE_BYTES];
-        hl_huf_lengths_write(&l, out);
-        if (hl_huf_lengths_read(out, &again) != 0 || memcmp(&l, &again, sizeof l) != 0)
-            abort();
-        hl_huf_ctable_t ct;
-        if (hl_huf_ctable_build(&l, &ct) != 0)
-            abort(); /* a valid table must give an encoder table */
-    }
+    check_table(table);
 
-    hl_dtype_t dtype = (hl_dtype_t)(data[0] % 5);
+    hl_dtype_t dtype = (hl_dtype_t)(data[0] % (HL_DTYPE_MAX + 1));
     hl_codec_t codec = (hl_codec_t)(data[1] & 1);
     uint32_t n_streams = (data[1] >> 1) & 31;
-    uint64_t n_elems = (uint64_t)data[2] | (uint64_t)data[3] << 8;
-    if (dtype == HL_DTYPE_Q8_0)
-        n_elems = n_elems / HL_Q8_0_BLOCK * HL_Q8_0_BLOCK;
+    uint64_t block = hl_fuzz_block_elems(dtype);
+    if (block == 0)
+        abort(); /* every dtype up to HL_DTYPE_MAX has a size */
+    uint64_t n_elems = ((uint64_t)data[2] | (uint64_t)data[3] << 8) / block * block;
     hl_tensor_codec_t *tc = malloc(sizeof *tc);
     if (!tc)
         return 0;
     if (hl_tensor_codec_load(tc, dtype, codec, n_streams, table) == 0) {
-        const uint8_t *payload = data + HEAD + HL_HUF_TABLE_BYTES;
-        uint64_t len = size - HEAD - HL_HUF_TABLE_BYTES;
+        /* What the container reader sets for per-tensor quantized dtypes. */
+        tc->q_scale = 0.03125f;
+        tc->q_zero = 7.0f;
         uint64_t bytes;
-        if (hl_dtype_bytes(dtype, n_elems, &bytes) == 0) {
-            float *f = malloc(n_elems ? n_elems * sizeof *f : 1);
-            uint8_t *b = malloc(bytes ? bytes : 1);
-            if (f && b) {
-                (void)hl_tile_decode_f32(tc, payload, len, n_elems, f);
-                (void)hl_tile_decode_bytes(tc, payload, len, n_elems, b);
-            }
-            free(f);
-            free(b);
-        }
+        if (hl_dtype_bytes(dtype, n_elems, &bytes) != 0)
+            abort();
+        check_decoders(tc, data + HEAD + HL_HUF_TABLE_BYTES, size - HEAD - HL_HUF_TABLE_BYTES,
+                       n_elems, bytes);
     }
     free(tc);
     return 0;

@@ -1,13 +1,15 @@
 /*
  * Fuzz target: codec round trip. Any bytes, read as a tensor of the dtype chosen by byte 0
- * (f32/f16/bf16/q8_0/raw) with the stream count of byte 1, are encoded as one tile and must
- * decode to the identical bytes; the fp32 decode must equal widening the source bytes, bit
- * for bit.
+ * (mod HL_DTYPE_MAX + 1: f32/f16/bf16/q8_0/raw and the quantized dtypes) with the stream
+ * count of byte 1, are encoded as one tile and must decode to the identical bytes; the fp32
+ * decode, on every decoder path, must equal widening the source bytes, bit for bit.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/quant.h"
+#include "fuzz_codec.h"
 #include "huffllm/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,14 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < HEAD)
         return 0;
-    hl_dtype_t dtype = (hl_dtype_t)(data[0] % 5);
+    hl_dtype_t dtype = (hl_dtype_t)(data[0] % (HL_DTYPE_MAX + 1));
     uint32_t n_streams = 1 + data[1] % HL_TILE_MAX_STREAMS;
     const uint8_t *src = data + HEAD;
     size_t avail = size - HEAD;
-    size_t unit = dtype == HL_DTYPE_F32 ? 4 : dtype == HL_DTYPE_Q8_0 ? HL_Q8_0_BLOCK_BYTES
-                : dtype == HL_DTYPE_RAW ? 1 : 2;
-    uint64_t n_elems = avail / unit * (dtype == HL_DTYPE_Q8_0 ? HL_Q8_0_BLOCK : 1);
-    uint64_t bytes;
+    /* As many whole blocks (an element, a q8_0 block, a quantization group) as fit. */
+    uint64_t block = hl_fuzz_block_elems(dtype), block_bytes, bytes;
+    if (block == 0 || hl_dtype_bytes(dtype, block, &block_bytes) != 0)
+        abort();
+    uint64_t n_elems = avail / block_bytes * block;
     if (hl_dtype_bytes(dtype, n_elems, &bytes) != 0 || bytes > avail)
         abort();
 
@@ -37,6 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (hl_tensor_codec_init(tc, dtype, hist, n_streams) != 0)
         abort(); /* every dtype and histogram has a codec (RAW at worst) */
+    /* What the container reader sets for per-tensor quantized dtypes. */
+    tc->q_scale = 0.03125f;
+    tc->q_zero = 7.0f;
     uint64_t cap = hl_tile_bound(tc, n_elems), len = 0;
     if (cap == UINT64_MAX)
         abort();
@@ -51,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcmp(dec, src, bytes) != 0)
             abort();
         if (dtype != HL_DTYPE_RAW) {
-            if (hl_tile_decode_f32(tc, enc, len, n_elems, f) != 0 ||
-                hl_widen_f32(dtype, src, n_elems, w) != 0 ||
+            int rc_w = hl_dtype_is_quant(dtype) ? hl_quant_widen_f32(tc, dtype, src, n_elems, w)
+                                                : hl_widen_f32(dtype, src, n_elems, w);
+            if (hl_fuzz_decode_f32_paths(tc, enc, len, n_elems, f) != 0 || rc_w != 0 ||
                 memcmp(f, w, n_elems * sizeof *f) != 0)
                 abort();
         }
