@@ -1,9 +1,11 @@
 /* Files: atomic replace (temp + fsync + rename), read-only maps, small reads. */
 #include "huffllm/common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,64 @@ static char *hl__dir_of(const char *path)
     return d;
 }
 
+/* The writer's PID of a temporary name "<final>.tmp.<pid>.<attempt>", or 0 if name is not one. */
+static long hl__tmp_pid(const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        t = p;
+    if (!t || t == name)
+        return 0;
+    const char *s = t + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(s, &end, 10);
+    if (s[0] < '1' || s[0] > '9' || errno || end == s || *end != '.' || pid <= 0)
+        return 0;
+    s = end + 1;
+    if (*s < '0' || *s > '9')
+        return 0;
+    long attempt = strtol(s, &end, 10);
+    if (*end != '\0' || attempt < 0 || attempt >= 100)
+        return 0;
+    return pid;
+}
+
+int hl_atomic_clean_stale(const char *dir, unsigned *removed)
+{
+    if (removed)
+        *removed = 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return HL_EIO;
+    DIR *dp = fdopendir(dfd);
+    if (!dp) {
+        close(dfd);
+        return HL_EIO;
+    }
+    long self = (long)getpid();
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        long pid = hl__tmp_pid(de->d_name);
+        if (pid == 0 || pid == self || (pid_t)pid != pid)
+            continue;
+        /* EPERM means the process exists (another user's): only ESRCH is "gone". */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dfd, de->d_name, 0) == 0) {
+            hl_log_info("%s/%s: removed (temporary file of process %ld, which no longer exists)",
+                        dir, de->d_name, pid);
+            if (removed)
+                (*removed)++;
+        }
+    }
+    closedir(dp);
+    return 0;
+}
+
 int hl_atomic_open(hl_atomic_file_t *f, const char *final_path, bool overwrite, hl_error_t *err)
 {
     memset(f, 0, sizeof *f);
@@ -62,6 +122,11 @@ int hl_atomic_open(hl_atomic_file_t *f, const char *final_path, bool overwrite, 
         hl_atomic_abort(f);
         return hl_error_set(err, HL_ENOMEM, "%s: out of memory", final_path);
     }
+    /* Leftovers of writers killed earlier (kill -9 cannot clean up) go first. */
+    char *parent = hl__dir_of(final_path);
+    if (parent)
+        (void)hl_atomic_clean_stale(parent, NULL);
+    free(parent);
     /* Same directory as the final name, so rename() is atomic. The name is
      * unique per process and attempt, and marked as temporary. */
     for (int attempt = 0; attempt < 100; attempt++) {

@@ -68,6 +68,10 @@ void hl_config_defaults(hl_config_t *c)
     c->memory_budget = 0;
     c->max_connections = 256;
     c->request_timeout = 600;
+    c->header_timeout = 10;
+    c->keepalive_timeout = 10;
+    c->send_timeout = 60;
+    c->verify_interval = 0;
     c->shutdown_timeout = 30;
     c->body_limit = 1u << 20;
     c->max_tokens = 4096;
@@ -311,6 +315,20 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
             c->max_connections_per_ip = u;
     } else if (strcmp(name, "request_timeout") == 0) {
         hl__cfg_secs(p, name, v, &c->request_timeout);
+    } else if (strcmp(name, "header_timeout") == 0) {
+        hl__cfg_secs(p, name, v, &c->header_timeout);
+    } else if (strcmp(name, "keepalive_timeout") == 0) {
+        hl__cfg_secs(p, name, v, &c->keepalive_timeout);
+    } else if (strcmp(name, "send_timeout") == 0) {
+        hl__cfg_secs(p, name, v, &c->send_timeout);
+    } else if (strcmp(name, "verify_interval") == 0) {
+        /* 0 is allowed here (off), unlike the other durations */
+        if (hl_config_parse_seconds(v, &c->verify_interval) != 0 ||
+            c->verify_interval > 86400 * 365)
+            hl__cfg_fail(p, HL_ECONFIG,
+                         "verify_interval: expected 0 (off) or a duration such as 3600, 30m or "
+                         "1h, got \"%s\"",
+                         v);
     } else if (strcmp(name, "shutdown_timeout") == 0) {
         hl__cfg_secs(p, name, v, &c->shutdown_timeout);
     } else if (strcmp(name, "body_limit") == 0) {
@@ -332,8 +350,9 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
         hl__cfg_fail(p, HL_ECONFIG,
                      "unknown key \"%s\" in [server]: expected listen, port, threads, hot_buffer, "
                      "memory_budget, max_connections, max_connections_per_ip, request_timeout, "
-                     "shutdown_timeout, "
-                     "body_limit, max_tokens, log_level, metrics_public or health_public",
+                     "header_timeout, keepalive_timeout, send_timeout, verify_interval, "
+                     "shutdown_timeout, body_limit, max_tokens, log_level, metrics_public or "
+                     "health_public",
                      name);
     }
     return p->rc == 0;

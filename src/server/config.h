@@ -2,9 +2,9 @@
  * huffllmd configuration: an INI file (libinih) parsed into native structs.
  *
  *   [server]          listen, port, threads, hot_buffer, memory_budget, max_connections,
- *                     max_connections_per_ip,
- *                     request_timeout, shutdown_timeout, body_limit, max_tokens, log_level,
- *                     metrics_public, health_public
+ *                     max_connections_per_ip, request_timeout, header_timeout,
+ *                     keepalive_timeout, send_timeout, verify_interval, shutdown_timeout,
+ *                     body_limit, max_tokens, log_level, metrics_public, health_public
  *   [model.<id>]      path, pinned, context_length, chat_template, queue_length, max_batch,
  *                     upstream
  *   [key.<name>]      key, scopes (comma-separated: inference, admin, pull)
@@ -62,7 +62,12 @@ typedef struct {
     uint64_t memory_budget;    /* bytes for loaded models; 0 = unlimited */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0 = no per-address limit */
-    double request_timeout;    /* seconds: idle connection and whole-generation limit */
+    double request_timeout;    /* seconds: whole-generation limit */
+    double header_timeout;     /* seconds from accept (or keep-alive idle end) to a complete
+                                  request head, and again from the head to the whole body */
+    double keepalive_timeout;  /* seconds an idle keep-alive connection is kept */
+    double send_timeout;       /* seconds a response may make no progress (client not reading) */
+    double verify_interval;    /* seconds between re-verifications of loaded models; 0 = off */
     double shutdown_timeout;   /* seconds running generations get after SIGTERM */
     uint64_t body_limit;       /* bytes */
     uint32_t max_tokens;       /* upper bound on a request's max_tokens */

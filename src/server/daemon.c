@@ -99,6 +99,7 @@ static int hl__register_metrics(hl_daemon_t *d)
     const char *model[] = {"model"};
     const char *model_result[] = {"model", "result"};
     const char *version[] = {"version"};
+    const char *reason[] = {"reason"};
 #define HL__REG(field, type, name, help, labels, nl, b, nb)                                       \
     do {                                                                                       \
         m->field = hl_metrics_register(r, type, name, help, labels, nl, b, nb);                \
@@ -160,6 +161,13 @@ static int hl__register_metrics(hl_daemon_t *d)
             "Bytes of the engine's per-worker hot buffers, all workers.", NULL, 0, NULL, 0);
     HL__REG(connections, HL_METRIC_GAUGE, "huffllm_http_connections",
             "Open HTTP connections.", NULL, 0, NULL, 0);
+    HL__REG(conn_closed, HL_METRIC_COUNTER, "huffllm_http_connections_closed_total",
+            "Connections closed by the daemon's limits, by reason (header_timeout, "
+            "body_timeout, keepalive_timeout, evicted_for_new_client).",
+            reason, 1, NULL, 0);
+    HL__REG(verify_runs, HL_METRIC_COUNTER, "huffllm_model_verifications_total",
+            "Periodic re-verifications of loaded models, by result (ok, damaged).",
+            model_result, 2, NULL, 0);
     HL__REG(rss, HL_METRIC_GAUGE, "process_resident_memory_bytes", "Resident memory size.",
             NULL, 0, NULL, 0);
     HL__REG(start_time, HL_METRIC_GAUGE, "process_start_time_seconds",
@@ -276,6 +284,7 @@ static void hl__stop(hl_daemon_t *d)
         return;
     d->stopping = true;
     hl__http_stop(d); /* runs the completion callback of every open request */
+    hl__verify_stop(d);
     hl__registry_stop_all(d);
     uv_close((uv_handle_t *)&d->tick, hl__close_cb);
     uv_close((uv_handle_t *)&d->drain_timer, hl__close_cb);
@@ -355,6 +364,11 @@ static void hl__tick_cb(uv_timer_t *t)
 {
     hl_daemon_t *d = t->data;
     hl__http_check_disconnects(d);
+    if (hl__conns_enforce(d)) {
+        d->extra_runs = 3;
+        hl__http_kick(d);
+    }
+    hl__verify_tick(d);
     hl__registry_tick(d);
     hl__wake_cb(&d->wake); /* a no-op unless a batch was left queued by a failed allocation */
 }

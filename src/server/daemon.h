@@ -23,6 +23,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "huffllm/engine.h"
@@ -68,6 +69,12 @@ struct hl_entry_s {
     hl_req_t *waiters; /* requests waiting for the load (linked by wait_next) */
     hl_error_t load_err;
     uv_work_t work;
+    /* periodic re-verification (verify.c) */
+    double verified_at;  /* hl_now() of the load or of the last verification */
+    bool verifying;      /* the verifier thread reads its mapping: not idle */
+    bool damaged;        /* verification failed: 503 until a reload from disk (SIGHUP) */
+    bool reload_asked;   /* SIGHUP came while damaged: reload once unloaded */
+    hl_error_t damage;   /* what verification found (names the tensor and tile) */
     hl_entry_t *next;
 };
 
@@ -94,6 +101,53 @@ const char *hl__model_state_name(hl_model_state_t s);
 /* hl_dist_pull_cb for edge-mode pulls: logs the outcome (runs on the pull thread). */
 void hl__registry_pull_done(void *ud, const char *id, const char *path, int rc,
                             const hl_error_t *err);
+
+/* ---- periodic re-verification of loaded models (verify.c) ---- */
+
+/* Loop side: collects a finished verification, starts the next one when a loaded model is
+ * due (verify_interval), unloads damaged models once idle. Called from the tick. */
+void hl__verify_tick(hl_daemon_t *d);
+/* Stops the verifier thread (cancelling a running check) and joins it. */
+void hl__verify_stop(hl_daemon_t *d);
+/* The 503 a request for a damaged model gets. */
+int hl__verify_error(const hl_entry_t *m, hl_oai_error_t *e);
+
+/* ---- connections (conns.c), loop thread only ---- */
+
+/*
+ * What a connection is doing, for the limits libmicrohttpd does not enforce itself: its
+ * connection timeout counts only inactivity, so a client trickling one byte at a time holds a
+ * slot forever. These phases carry absolute deadlines checked from the loop.
+ */
+typedef enum {
+    HL_CONN_FRESH = 0, /* accepted, no complete request head yet: header_timeout from accept */
+    HL_CONN_BODY,      /* head in, body arriving: header_timeout from the head */
+    HL_CONN_BUSY,      /* request being answered: send_timeout (inactivity, by MHD) */
+    HL_CONN_IDLE,      /* keep-alive between requests: keepalive_timeout, then as FRESH */
+} hl_conn_phase_t;
+
+typedef struct hl_conn_s hl_conn_t;
+struct hl_conn_s {
+    struct MHD_Connection *mhd;
+    hl_conn_phase_t phase;
+    double t_mark;   /* start of the current phase */
+    unsigned n_requests;
+    bool closing;    /* we shut its socket down; MHD closes it on its next run */
+    hl_conn_t *prev, *next;
+};
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback. */
+void hl__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/* The request head of conn is complete (first access-handler call); has_body: a body follows. */
+void hl__conn_head(hl_daemon_t *d, struct MHD_Connection *conn, bool has_body);
+/* The body of conn's request is complete (or the request was answered without one). */
+void hl__conn_body_done(hl_daemon_t *d, struct MHD_Connection *conn);
+/* conn's request completed normally: the connection is idle (keep-alive). */
+void hl__conn_request_done(hl_daemon_t *d, struct MHD_Connection *conn);
+/* Closes connections past their deadlines, and the oldest idle one when the connection limit
+ * is reached while a new client waits. @return true when a socket was shut down. */
+bool hl__conns_enforce(hl_daemon_t *d);
 
 /* ---- HTTP requests (http.c) ---- */
 
@@ -210,8 +264,30 @@ typedef struct {
     hl_metric_t *build_info;         /* gauge */
     hl_metric_t *start_time;         /* gauge */
     hl_metric_t *connections;        /* gauge */
+    hl_metric_t *conn_closed;        /* counter: reason */
+    hl_metric_t *verify_runs;        /* counter: model, result */
     hl_metric_t *dist_counters[10];  /* from hl_dist_stats */
 } hl_daemon_metrics_t;
+
+/* The verifier thread and its one-job mailbox (verify.c). */
+typedef struct {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;                 /* under mu */
+    atomic_bool cancel;        /* read by the thread between tiles */
+    /* the job, under mu: set by the loop (pending), result by the thread (done) */
+    hl_entry_t *entry;         /* loop's handle; the thread uses the copies below only */
+    const hl_hlm_t *hlm;
+    char *path;
+    uint8_t digest[HL_SHA256_LEN];
+    bool pending, done;
+    int rc;
+    bool replaced;             /* the file at path is another (valid) file than the loaded one */
+    hl_error_t err;
+    double seconds;
+} hl_verifier_t;
 
 typedef struct {
     const char *config_path;
@@ -246,6 +322,9 @@ struct hl_daemon_s {
     size_t mail_cap;
 
     hl_req_t *reqs; /* live requests */
+    hl_conn_t *conns; /* open connections (conns.c) */
+    hl_verifier_t verifier;
+    unsigned extra_runs; /* MHD runs still due after conns.c shut a socket down */
     unsigned n_conns;
     bool draining;
     bool stopping;

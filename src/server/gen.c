@@ -402,6 +402,8 @@ static int hl__job_error(hl_req_t *r, hl_oai_error_t *e)
                                 "The generation did not finish within the server's "
                                 "request_timeout of %g s.",
                                 r->d->cfg->request_timeout);
+    if (j->error == HL_ECANCELED && r->entry && r->entry->damaged)
+        return hl__verify_error(r->entry, e);
     if (j->error == HL_ECANCELED)
         return hl_oai_error_set(e, 503, NULL, NULL, "The server is shutting down.");
     return hl_oai_error_internal(e, j->error, j->error_msg);

@@ -36,7 +36,17 @@ static void hl__mhd_run(hl_daemon_t *d)
     if (!d->mhd)
         return;
     MHD_run(d->mhd);
-    hl__mhd_rearm(d);
+    /* A socket shut down by conns.c is closed by MHD on its next run, and the listen socket
+     * is watched again (and the waiting client accepted) only on the run after: a few
+     * immediate runs follow every such close instead of waiting for MHD's timer. */
+    if (d->conns && hl__conns_enforce(d))
+        d->extra_runs = 3;
+    if (d->extra_runs) {
+        d->extra_runs--;
+        hl__http_kick(d);
+    } else {
+        hl__mhd_rearm(d);
+    }
 }
 
 static void hl__mhd_timer_cb(uv_timer_t *t) { hl__mhd_run(t->data); }
@@ -289,9 +299,12 @@ static enum MHD_Result hl__access(void *cls, struct MHD_Connection *conn, const 
             d->reqs->prev = r;
         d->reqs = r;
         *con_cls = r;
+        hl__conn_head(d, conn, true);
         enum MHD_Result ret = MHD_YES;
-        if (hl__first_call(r, method, url, &ret))
+        if (hl__first_call(r, method, url, &ret)) {
+            hl__conn_body_done(d, conn);
             return ret;
+        }
         return MHD_YES;
     }
     switch (r->state) {
@@ -325,6 +338,7 @@ static enum MHD_Result hl__access(void *cls, struct MHD_Connection *conn, const 
         r->body[r->body_len] = '\0';
         return MHD_YES;
     }
+    hl__conn_body_done(d, conn);
     if (r->too_large) {
         char lim[32];
         snprintf(lim, sizeof lim, "%llu", (unsigned long long)d->cfg->body_limit);
@@ -338,14 +352,20 @@ static enum MHD_Result hl__access(void *cls, struct MHD_Connection *conn, const 
 static void hl__completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                           enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     hl_daemon_t *d = cls;
     hl_req_t *r = *con_cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        hl__conn_request_done(d, conn);
     if (!r)
         return;
     *con_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->job)
-        hl_log_debug("%s: client went away (%d): generation cancelled", r->route.name, (int)toe);
+        hl_log_info("%s: connection ended before the response was complete (%s): generation "
+                    "cancelled",
+                    r->route.name,
+                    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED
+                        ? "send_timeout: the client did not read"
+                        : "the client went away");
     hl__gen_dispose(r);
     if (r->reply)
         MHD_destroy_response(r->reply);
@@ -358,19 +378,6 @@ static void hl__completed(void *cls, struct MHD_Connection *conn, void **con_cls
         r->next->prev = r->prev;
     free(r);
     hl__daemon_req_gone(d);
-}
-
-static void hl__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                            enum MHD_ConnectionNotificationCode toe)
-{
-    (void)conn;
-    (void)socket_context;
-    hl_daemon_t *d = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        d->n_conns++;
-    else if (d->n_conns)
-        d->n_conns--;
-    hl_metric_set(d->m.connections, NULL, d->n_conns);
 }
 
 /*
@@ -442,7 +449,10 @@ int hl__http_start(hl_daemon_t *d, hl_error_t *err)
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
-    unsigned timeout = (unsigned)ceil(d->cfg->request_timeout);
+    /* MHD's own (inactivity) timeout for a connection that has not sent a request head yet;
+     * conns.c sets it per connection once a request starts (send_timeout) and when it
+     * becomes idle (keepalive_timeout), and enforces the absolute head/body deadlines. */
+    unsigned timeout = (unsigned)ceil(d->cfg->header_timeout);
     d->mhd = MHD_start_daemon(
         flags, port, NULL, NULL, hl__access, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, d->cfg->max_connections,

@@ -10,7 +10,8 @@ src_server_libhl_server_a_SOURCES = \
 	src/server/auth.c src/server/auth.h \
 	src/server/sched.c src/server/sched.h \
 	src/server/daemon.c src/server/daemon.h \
-	src/server/http.c src/server/registry.c src/server/gen.c src/server/info.c
+	src/server/http.c src/server/registry.c src/server/gen.c src/server/info.c \
+	src/server/conns.c src/server/verify.c
 
 # The daemon. HL_SYSCONFDIR: where the default config is looked for (make install puts the
 # example there).

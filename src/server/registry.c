@@ -150,6 +150,16 @@ static int hl__entry_add(hl_daemon_t *d, const hl_model_conf_t *c)
     hl_error_t err;
     if (hl_dist_model_create(m->conf.id, m->conf.path, &m->dist, &err) != 0)
         hl_log_warn("model %s: blob/manifest endpoints unavailable: %s", m->conf.id, err.msg);
+    if (m->conf.upstream) {
+        /* Edge pulls write here: temporary files of a daemon killed earlier go now. */
+        char *dir = strdup(m->conf.path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash) {
+            *slash = '\0';
+            (void)hl_atomic_clean_stale(*dir ? dir : "/", NULL);
+        }
+        free(dir);
+    }
     if (m->conf.upstream && hl__file_missing(m->conf.path)) {
         hl_log_info("model %s: %s is missing; pulling it from the upstream", m->conf.id,
                     m->conf.path);
@@ -184,7 +194,7 @@ static void hl__entry_unload(hl_entry_t *m, const char *why)
 
 static bool hl__entry_idle(const hl_entry_t *m)
 {
-    return m->users == 0 && !m->waiters && m->state != HL_MODEL_LOADING &&
+    return m->users == 0 && !m->waiters && m->state != HL_MODEL_LOADING && !m->verifying &&
            (!m->sched || hl_sched_load(m->sched) == 0);
 }
 
@@ -216,6 +226,11 @@ int hl__registry_sync(hl_daemon_t *d)
             if (m->sched)
                 hl_sched_set_limits(m->sched, m->conf.max_batch, m->conf.queue_length);
             m->family = hl__entry_family(m);
+            if (m->damaged) {
+                m->reload_asked = true; /* reloaded from disk once idle and unloaded */
+                hl_log_info("model %s: reload from disk requested (it was found damaged)",
+                            m->conf.id);
+            }
             continue;
         }
         m->retired = true; /* unloaded by the tick once idle */
@@ -289,6 +304,7 @@ static void hl__load_after(uv_work_t *w, int status)
     }
     if (rc == 0) {
         m->state = HL_MODEL_LOADED;
+        m->verified_at = hl_now(); /* every tile was checked by the load */
         m->weight_bytes = hl_model_weight_bytes(m->model);
         m->raw_bytes = hl_model_raw_bytes(m->model);
         m->family = hl__entry_family(m);
@@ -355,6 +371,10 @@ static bool hl__make_room(hl_daemon_t *d, const hl_entry_t *for_m, uint64_t need
 
 int hl__registry_acquire(hl_daemon_t *d, hl_entry_t *m, hl_req_t *r, hl_oai_error_t *e)
 {
+    if (m->damaged) {
+        hl__verify_error(m, e);
+        return HL_EBUSY;
+    }
     if (m->state == HL_MODEL_LOADED) {
         m->users++;
         m->last_used = hl_now();
@@ -430,6 +450,15 @@ void hl__registry_tick(hl_daemon_t *d)
 {
     for (hl_entry_t **pp = &d->models; *pp;) {
         hl_entry_t *m = *pp;
+        if (m->damaged && m->state == HL_MODEL_LOADED && hl__entry_idle(m))
+            hl__entry_unload(m, "damaged on disk");
+        if (m->damaged && m->reload_asked && m->state != HL_MODEL_LOADED) {
+            m->damaged = false;
+            m->reload_asked = false;
+            hl_log_info("model %s: back in service; it loads from disk (every tile checked) "
+                        "on its next request",
+                        m->conf.id);
+        }
         if (m->retired && hl__entry_idle(m)) {
             *pp = m->next;
             hl__entry_free(m);

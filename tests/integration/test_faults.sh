@@ -47,41 +47,8 @@ with open(path, 'r+b') as f:
     f.seek(off); b = f.read(1)[0]; f.seek(off); f.write(bytes([b ^ mask]))
 PY
 }
-# locate FILE WHAT TENSOR TILE: a byte offset inside the .hlm (layout in src/format/layout.h):
-#   tile  = middle of the tile's payload, crc = the tile entry's CRC32C,
-#   table = the tensor's Huffman code lengths, shape = its outermost dimension.
-locate() {
-    python3 - "$@" <<'PY'
-import struct, sys
-path, what, name, tile = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-b = open(path, 'rb').read()
-d, = struct.unpack_from('<Q', b, 40)
-n, nt, blob_len, str_len = struct.unpack_from('<4Q', b, d)
-recs, rec = d + 32, 104
-tiles = recs + n * rec
-blob = tiles + nt * 16
-strings = blob + blob_len
-for i in range(n):
-    r = recs + i * rec
-    no, nl = struct.unpack_from('<II', b, r)
-    if b[strings + no:strings + no + nl].decode() != name:
-        continue
-    first, = struct.unpack_from('<Q', b, r + 72)
-    te = tiles + (first + tile) * 16
-    if what == 'tile':
-        off, ln = struct.unpack_from('<QI', b, te)
-        print(off + ln // 2)
-    elif what == 'crc':
-        print(te + 12)
-    elif what == 'table':
-        toff, tlen = struct.unpack_from('<II', b, r + 96)
-        print(blob + toff + 2)
-    elif what == 'shape':
-        print(r + 24)
-    sys.exit(0)
-sys.exit('no tensor ' + name)
-PY
-}
+# locate FILE WHAT TENSOR TILE: a byte offset inside the .hlm (see hlm_locate.py).
+locate() { python3 "${HL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/hlm_locate.py" "$@"; }
 # no_temp DIR: no temporary file of an atomic write left in DIR.
 no_temp() {
     if ls "$1" | grep -q '\.tmp\.'; then fail "temporary file left in $1: $(ls "$1")"; fi
@@ -122,10 +89,12 @@ for i in 1 2 3 4 5; do
         states="$states ${delay_ms}ms:nothing"
     fi
     ok
-    # A rerun succeeds and gives the same file (a leftover temporary file is not in its way).
+    # A rerun succeeds and gives the same file, and removes the killed run's temporary file
+    # (its writer's pid is gone).
     "$H" compress -q -f "$T/m.gguf" -o "$T/kill/m.hlm" || fail "rerun after kill -9 failed"
     cmp -s "$T/kill/m.hlm" "$T/ref.hlm" || fail "rerun after kill -9 differs"
     ok
+    no_temp "$T/kill"
 done
 echo "test_faults: compress killed at (run ${dur_ms} ms):$states"
 

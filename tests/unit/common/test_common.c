@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "huffllm/common.h"
@@ -126,6 +128,111 @@ static void test_atomic_file_commit_and_abort(void **state)
     assert_int_equal(rmdir(dir), 0); /* empty: no temporary files left */
 }
 
+/* A child that starts an atomic write of `path`, tells the parent through `ready`, and then
+ * waits (reading `hold`) until killed. @return its pid. */
+static pid_t hl__writer_child(const char *path, int ready[2], int hold[2])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hl_atomic_file_t f;
+        hl_error_t err;
+        if (hl_atomic_open(&f, path, true, &err) != 0 || hl_atomic_write(&f, "x", 1, &err) != 0)
+            _exit(2);
+        char c = 1;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(3);
+        (void)read(hold[0], &c, 1); /* blocks: the parent never writes */
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    return pid;
+}
+
+static int hl__count_tmp(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '\\.tmp\\.'", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+/* kill -9 leaves NAME.tmp.PID.N behind: the next atomic write to that directory removes it,
+ * but never the temporary file of a writer still running, nor names that only look alike. */
+static void test_atomic_stale_temp_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hl_test_stale_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[100], b[100], c[100], lookalike[100], subdir[100];
+    snprintf(a, sizeof a, "%s/a.hlm", dir);
+    snprintf(b, sizeof b, "%s/b.hlm", dir);
+    snprintf(c, sizeof c, "%s/c.hlm", dir);
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t dead = hl__writer_child(a, ready, hold);
+    pid_t live = hl__writer_child(b, ready, hold);
+    /* kill -9 the first writer mid-write */
+    assert_int_equal(kill(dead, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(dead, &status, 0), dead);
+    assert_true(WIFSIGNALED(status));
+    /* names that are not temporary files of ours, with the dead pid */
+    snprintf(lookalike, sizeof lookalike, "%s/notes.tmp.%ld.x", dir, (long)dead);
+    FILE *fp = fopen(lookalike, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(subdir, sizeof subdir, "%s/d.tmp.%ld.0", dir, (long)dead);
+    assert_int_equal(mkdir(subdir, 0755), 0);
+    assert_int_equal(hl__count_tmp(dir), 4);
+
+    /* The next atomic write in the directory cleans up the dead writer's file only. */
+    hl_atomic_file_t f;
+    hl_error_t err;
+    assert_int_equal(hl_atomic_open(&f, c, false, &err), 0);
+    char dead_tmp[400], live_tmp[400];
+    snprintf(dead_tmp, sizeof dead_tmp, "%s.tmp.%ld.0", a, (long)dead);
+    snprintf(live_tmp, sizeof live_tmp, "%s.tmp.%ld.0", b, (long)live);
+    struct stat st;
+    assert_int_not_equal(stat(dead_tmp, &st), 0);
+    assert_int_equal(stat(live_tmp, &st), 0);
+    assert_int_equal(stat(lookalike, &st), 0);
+    assert_int_equal(stat(subdir, &st), 0);
+    /* our own open temporary file is never touched either */
+    unsigned removed = 99;
+    assert_int_equal(hl_atomic_clean_stale(dir, &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(stat(f.tmp_path, &st), 0);
+    assert_int_equal(hl_atomic_commit(&f, &err), 0);
+
+    /* once the second writer is gone too, its file goes */
+    assert_int_equal(kill(live, SIGKILL), 0);
+    assert_int_equal(waitpid(live, &status, 0), live);
+    assert_int_equal(hl_atomic_clean_stale(dir, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_int_not_equal(stat(live_tmp, &st), 0);
+    char missing[320];
+    snprintf(missing, sizeof missing, "%s/nope", dir);
+    assert_int_equal(hl_atomic_clean_stale(missing, NULL), HL_EIO);
+
+    close(ready[0]);
+    close(ready[1]);
+    close(hold[0]);
+    close(hold[1]);
+    unlink(c);
+    unlink(lookalike);
+    rmdir(subdir);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_known_value),
         cmocka_unit_test(test_sha256_known_value),
         cmocka_unit_test(test_atomic_file_commit_and_abort),
+        cmocka_unit_test(test_atomic_stale_temp_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

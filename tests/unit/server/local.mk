@@ -37,8 +37,10 @@ tests_unit_server_test_chat_template_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 # Daemon integration tests (server): a real huffllmd on 127.0.0.1, curl and Python stdlib.
 TESTS += tests/integration/test_daemon_api.py tests/integration/test_daemon_auth.py \
 	tests/integration/test_daemon_signals.py tests/integration/test_daemon_load.py \
-	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh
+	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh \
+	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py
 dist_noinst_SCRIPTS += tests/integration/test_daemon_api.py tests/integration/test_daemon_auth.py \
 	tests/integration/test_daemon_signals.py tests/integration/test_daemon_load.py \
-	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh
-EXTRA_DIST += tests/integration/daemon_util.py
+	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh \
+	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py
+EXTRA_DIST += tests/integration/daemon_util.py tests/integration/hlm_locate.py
