@@ -260,10 +260,9 @@ static void hl__reload(hl_daemon_t *d)
     const hl_config_t *oc = d->cfg;
     if (strcmp(nc->listen, oc->listen) != 0 || nc->port != oc->port ||
         nc->threads != oc->threads || nc->hot_buffer != oc->hot_buffer ||
-        nc->max_connections != oc->max_connections ||
-        nc->request_timeout != oc->request_timeout)
-        hl_log_warn("SIGHUP: listen, port, threads, hot_buffer, max_connections and the "
-                    "connection timeout change at the next restart only");
+        nc->max_connections != oc->max_connections || nc->header_timeout > oc->header_timeout)
+        hl_log_warn("SIGHUP: listen, port, threads, hot_buffer, max_connections and a longer "
+                    "header_timeout for silent new connections apply at the next restart only");
     d->cfg = nc;
     hl_log_set_level(nc->log_level);
     hl__apply_upstream(d);

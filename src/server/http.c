@@ -208,7 +208,8 @@ static bool hl__first_call(hl_req_t *r, const char *method, const char *url,
                         r->route.name);
         return true;
     }
-    if (r->route.has_body) {
+    /* GET /admin/models/pull?model=ID (the pull's status) has no body; its POST has one. */
+    if (r->route.has_body && strcmp(method, "POST") == 0) {
         const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t n;

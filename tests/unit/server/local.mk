@@ -38,9 +38,11 @@ tests_unit_server_test_chat_template_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 TESTS += tests/integration/test_daemon_api.py tests/integration/test_daemon_auth.py \
 	tests/integration/test_daemon_signals.py tests/integration/test_daemon_load.py \
 	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh \
-	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py
+	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py \
+	tests/integration/test_daemon_security.py
 dist_noinst_SCRIPTS += tests/integration/test_daemon_api.py tests/integration/test_daemon_auth.py \
 	tests/integration/test_daemon_signals.py tests/integration/test_daemon_load.py \
 	tests/integration/test_daemon_models.py tests/integration/test_daemon_curl.sh \
-	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py
+	tests/integration/test_daemon_verify.py tests/integration/test_daemon_limits.py \
+	tests/integration/test_daemon_security.py
 EXTRA_DIST += tests/integration/daemon_util.py tests/integration/hlm_locate.py

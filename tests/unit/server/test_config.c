@@ -60,6 +60,11 @@ static void test_empty_gives_defaults(void **state)
     assert_int_equal(c->n_keys, 0);
     assert_int_equal(c->body_limit, 1u << 20);
     assert_true(c->metrics_public);
+    /* connection limits on by default, periodic verification off */
+    assert_true(c->header_timeout == 10);
+    assert_true(c->keepalive_timeout == 10);
+    assert_true(c->send_timeout == 60);
+    assert_true(c->verify_interval == 0);
     hl_config_free(c);
 }
 
@@ -74,6 +79,10 @@ static void test_full_config(void **state)
                        "memory_budget = 2GiB\n"
                        "request_timeout = 500ms\n"
                        "shutdown_timeout = 2m\n"
+                       "header_timeout = 2.5s\n"
+                       "keepalive_timeout = 750ms\n"
+                       "send_timeout = 1m\n"
+                       "verify_interval = 1h\n"
                        "body_limit = 64KiB\n"
                        "max_tokens = 512\n"
                        "log_level = debug\n"
@@ -98,6 +107,10 @@ static void test_full_config(void **state)
     assert_int_equal(c->memory_budget, 2ull << 30);
     assert_true(c->request_timeout > 0.49 && c->request_timeout < 0.51);
     assert_true(c->shutdown_timeout == 120);
+    assert_true(c->header_timeout == 2.5);
+    assert_true(c->keepalive_timeout > 0.749 && c->keepalive_timeout < 0.751);
+    assert_true(c->send_timeout == 60);
+    assert_true(c->verify_interval == 3600);
     assert_int_equal(c->body_limit, 65536);
     assert_int_equal(c->max_tokens, 512);
     assert_int_equal(c->log_level, HL_LOG_DEBUG);
@@ -114,7 +127,7 @@ static void test_full_config(void **state)
     assert_int_equal(m->queue_length, 3);
     assert_int_equal(m->max_batch, 8);
     assert_int_equal(m->file_size, 10);
-    assert_int_equal(m->line, 14);
+    assert_int_equal(m->line, 18);
     assert_null(hl_config_model(c, "other"));
     assert_int_equal(c->n_keys, 1);
     assert_int_equal(c->keys[0].scopes, HL_SCOPE_INFERENCE | HL_SCOPE_ADMIN | HL_SCOPE_PULL);
@@ -137,6 +150,10 @@ static void test_errors_name_file_and_line(void **state)
         {"[server]\nlisten = localhost\n", "test.conf:2: listen: expected an IPv4 or IPv6"},
         {"[server]\nbody_limit = lots\n", "test.conf:2: body_limit: expected a size"},
         {"[server]\nrequest_timeout = -1\n", "test.conf:2: request_timeout: expected a positive"},
+        {"[server]\nheader_timeout = 0\n", "test.conf:2: header_timeout: expected a positive"},
+        {"[server]\nkeepalive_timeout = soon\n", "test.conf:2: keepalive_timeout: expected a"},
+        {"[server]\nsend_timeout = -5\n", "test.conf:2: send_timeout: expected a positive"},
+        {"[server]\nverify_interval = -1\n", "test.conf:2: verify_interval: expected 0 (off)"},
         {"[server]\nlog_level = loud\n", "test.conf:2: log_level: expected error, warn"},
         {"[server]\nmetrics_public = maybe\n", "test.conf:2: metrics_public: expected true or false"},
         {"[servre]\nport = 1\n", "test.conf:2: unknown section [servre]"},
