@@ -6,13 +6,14 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "engine/model.h"
 #include "engine/pool.h"
 
 /* One worker's private memory. Only its own worker touches it during a job. */
 typedef struct {
-    float *hot; /* the hot buffer: one decoded tile at a time */
+    float *hot; /* the hot buffer: one decoded tile at a time (fp32, or a fused tile's symbols) */
     size_t hot_floats;
     float *att; /* attention scores, n_ctx floats */
     size_t att_floats;
@@ -27,6 +28,8 @@ struct hl_engine_s {
     hl__worker_t *workers;
     size_t hot_floats_min; /* configured hot buffer size, in floats */
     uint64_t min_parallel;  /* multiply-adds below which a job runs on the caller alone */
+    bool fused; /* bf16/f16 Huffman tiles through fused.c (HL_FUSED=0 in the environment at
+                 * creation turns it off, to measure the fp32 hot-tile route beside it) */
     _Atomic size_t hot_bytes; /* current per-worker hot buffer size, for metrics */
     pthread_mutex_t step_mu;
     /* forward-pass activations of a step, grown on demand (see forward.c) */

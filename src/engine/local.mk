@@ -6,6 +6,7 @@ src_engine_libhl_engine_a_SOURCES = \
 	src/engine/kernels.c src/engine/kernels.h \
 	src/engine/gemv.c src/engine/gemv.h \
 	src/engine/model.c src/engine/model.h \
+	src/engine/fused.c src/engine/fused.h \
 	src/engine/engine.c src/engine/exec.h \
 	src/engine/forward.c \
 	src/engine/sampler.c \

@@ -38,3 +38,9 @@ TESTS += tests/unit/engine/test_gemv
 tests_unit_engine_test_gemv_SOURCES = tests/unit/engine/test_gemv.c
 tests_unit_engine_test_gemv_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_engine_test_gemv_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+check_PROGRAMS += tests/unit/engine/test_fused
+TESTS += tests/unit/engine/test_fused
+tests_unit_engine_test_fused_SOURCES = tests/unit/engine/test_fused.c
+tests_unit_engine_test_fused_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_fused_LDADD = $(HL_ENGINE_LIB) $(HL_CODEC_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) \
+	$(HL_SYS_LIBS)
