@@ -64,7 +64,19 @@ typedef enum {
 typedef enum {
     HL_CODEC_RAW = 0, /* tile payload = the original bytes */
     HL_CODEC_HUF = 1, /* Huffman symbol streams + verbatim bytes, see above */
+    /* Huffman, lane-interleaved: element i is coded in lane i % 64 and the lanes' 16-bit
+     * words share one stream in the order a SIMD decoder asks for them (tile_encode.c,
+     * src/codec/lanes.c). Same tables, same verbatim bytes as HL_CODEC_HUF. */
+    HL_CODEC_HUF_LANES = 2,
 } hl_codec_t;
+/* The largest codec value a reader accepts. */
+#define HL_CODEC_MAX HL_CODEC_HUF_LANES
+
+/* True for the Huffman codecs (HUF and HUF_LANES: same table, same coding model). */
+static inline bool hl_codec_is_huf(hl_codec_t c)
+{
+    return c == HL_CODEC_HUF || c == HL_CODEC_HUF_LANES;
+}
 
 /* @return "f32", "f16", "bf16", "q8_0", "raw". */
 const char *hl_dtype_name(hl_dtype_t t);
@@ -158,6 +170,14 @@ double hl_codec_verbatim_bits(hl_dtype_t t);
  */
 int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS],
                          uint32_t n_streams);
+/* hl_tensor_codec_init with the Huffman codec given (HL_CODEC_HUF or HL_CODEC_HUF_LANES;
+ * RAW is still chosen when Huffman would not save space). For HUF_LANES the code lengths
+ * may be limited to 8 bits when that costs little (src/codec/tensor.c). */
+int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
+                            const uint64_t hist[HL_HUF_SYMBOLS], uint32_t n_streams,
+                            hl_codec_t huf);
+/* The Huffman codec hl_tensor_codec_init chooses (the writer's default). */
+#define HL_CODEC_DEFAULT HL_CODEC_HUF_LANES
 /* Rebuilds decode tables from stored parameters (as read from a file). @return 0 or
  * HL_EFORMAT when the stored table is invalid. */
 int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, uint32_t n_streams,

@@ -357,7 +357,9 @@ static void print_section1(const bench_data_t *d)
         const hl__bench_tensor_t *t = &s->tensors[i];
         double b = bound_bits(t), n = (double)(t->n ? t->n : 1);
         printf("%-30.30s %-5s %-4s %10llu %11llu %11llu %7.3f %7.3f %7.4f %7.4f\n", t->name,
-               hl_dtype_name(t->dtype), t->codec->codec == HL_CODEC_HUF ? "huf" : "raw",
+               hl_dtype_name(t->dtype), t->codec->codec == HL_CODEC_HUF_LANES ? "lane"
+               : t->codec->codec == HL_CODEC_HUF     ? "huf"
+                                                      : "raw",
                (unsigned long long)t->n, (unsigned long long)t->raw_bytes,
                (unsigned long long)t->stored_bytes, 8.0 * (double)t->stored_bytes / n, b / n,
                b > 0 ? 8.0 * (double)t->stored_bytes / b : 0,
@@ -367,7 +369,7 @@ static void print_section1(const bench_data_t *d)
         stored += t->stored_bytes;
         payload += t->payload_bytes;
         bound += b;
-        if (t->codec->codec == HL_CODEC_HUF) {
+        if (hl_codec_is_huf(t->codec->codec)) {
             bound_huf += b;
             payload_huf += 8.0 * (double)t->payload_bytes;
         }

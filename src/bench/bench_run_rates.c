@@ -202,7 +202,7 @@ static int pick_tensors(hl__bench_rater_t *r, uint64_t min_weights, const hl_ten
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
     for (size_t i = 0; i < n; i++) {
         const hl_tensor_t *t = hl_hlm_tensor(r->h, i);
-        if (t->n_dims == 2 && t->codec.codec == HL_CODEC_HUF && t->dtype != HL_DTYPE_RAW &&
+        if (t->n_dims == 2 && hl_codec_is_huf(t->codec.codec) && t->dtype != HL_DTYPE_RAW &&
             t->n_tiles > 0)
             all[k++] = t;
     }

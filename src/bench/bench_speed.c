@@ -277,7 +277,7 @@ int hl__bench_speed(const hl__bench_set_t *set, const hl__bench_opts_t *opts)
 
     for (size_t i = 0; i < set->n_tensors; i++) {
         const hl__bench_tensor_t *t = &set->tensors[i];
-        if (t->codec->codec != HL_CODEC_HUF)
+        if (!hl_codec_is_huf(t->codec->codec))
             continue;
         job_tile_t *grown = realloc(c.tiles, (c.n_tiles + t->n_tiles) * sizeof *grown);
         if (!grown) {

@@ -58,7 +58,10 @@ static json_t *tensor_json(const hl_tensor_t *t, uint64_t weights, double bound)
     json_t *o = json_pack("{s:s, s:s?, s:s, s:o, s:s, s:I, s:I, s:I, s:i}", "name", t->name,
                           "role", t->role[0] ? t->role : NULL, "dtype", hl_dtype_name(t->dtype),
                           "shape", shape, "codec",
-                          t->codec.codec == HL_CODEC_HUF ? "huffman" : "raw", "weights",
+                          t->codec.codec == HL_CODEC_HUF_LANES ? "huffman-lanes"
+                          : t->codec.codec == HL_CODEC_HUF     ? "huffman"
+                                                                : "raw",
+                          "weights",
                           (json_int_t)weights, "raw_bytes", (json_int_t)t->raw_bytes,
                           "stored_bytes", (json_int_t)t->stored_bytes, "tiles", (int)t->n_tiles);
     if (o && weights) {

@@ -36,7 +36,7 @@ void hl_cli_quant_report(const hl_hlm_t *h, FILE *out)
         const json_t *e = json_object_get(tens, t->name);
         uint64_t w = t->rows * t->cols;
         double hbits = hl_entropy_bits(t->hist), cbits = hbits;
-        if (t->codec.codec == HL_CODEC_HUF)
+        if (hl_codec_is_huf(t->codec.codec))
             cbits = (double)hl_huf_cost_bits(t->hist, &t->codec.lengths);
         else
             cbits = 8.0 * (double)w;

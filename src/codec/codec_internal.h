@@ -113,6 +113,52 @@ static inline uint64_t hl__seg_start(uint64_t n, uint32_t ns, uint32_t s)
     return (n / ns) * s + (n % ns) * s / ns;
 }
 
+/* ---- lane-interleaved layout (HL_CODEC_HUF_LANES, lanes.c) ----
+ * Element i is coded in lane i % HL__LANES; decoding step s decodes element s * 64 + j in
+ * every lane j. A lane's buffer holds < 32 bits; before every HL__lanes_round(M)-th step a
+ * lane whose buffer holds fewer than HL__lanes_refill_below(M) bits takes the next 16-bit
+ * word of the shared stream (lanes in order 0..63), M being the table's longest code. */
+#define HL__LANES 64
+#define HL__LANE_WORD_BITS 16
+/* Steps per refill round: two 8-bit codes fit the bits a refill guarantees, two 12-bit
+ * codes do not. */
+static inline unsigned hl__lanes_round(unsigned max_len)
+{
+    return max_len <= 8 ? 2 : 1;
+}
+/* A lane refills when it might not hold the codes of a whole round; with the 16 bits a
+ * refill adds it then holds at most 15 + 16 bits (a 32-bit SIMD lane). */
+static inline unsigned hl__lanes_refill_below(unsigned max_len)
+{
+    return hl__lanes_round(max_len) * max_len;
+}
+/* The last HL__LANES_LAZY steps of a tile refill lazily: a lane takes a word only when the
+ * code at its window is longer than the bits it holds (a code within the held bits is the
+ * right one: the code is prefix-free). The eager rounds keep up to 31 bits per lane in
+ * reserve; the lazy steps use them up instead of leaving them as fill (measured: the fill
+ * fell from ~146 to ~60 bytes per 16384-weight tile, Gaussian bf16). */
+#define HL__LANES_LAZY 16
+/* First lazy step of a tile of n elements with refill rounds of rnd steps: a whole number of
+ * rounds come before it, and at least HL__LANES_LAZY steps after. */
+static inline uint64_t hl__lanes_lazy_from(uint64_t n, unsigned rnd)
+{
+    uint64_t steps = (n + HL__LANES - 1) / HL__LANES;
+    return steps > HL__LANES_LAZY ? (steps - HL__LANES_LAZY) / rnd * rnd : 0;
+}
+/* Lanes decoder table (hl_huf_dtable_t.entry of a HUF_LANES codec): one symbol per window of
+ * max_len bits, the symbol in bits 23..30 (a bf16/f32 exponent already in place) and its
+ * code length in bits 0..4. */
+#define HL__LANE_ENTRY(sym, len) ((uint32_t)(sym) << 23 | (uint32_t)(len))
+#define HL__LANE_SYM(e) ((e) >> 23)
+#define HL__LANE_LEN(e) ((e) & 31u)
+/* For codes of at most 8 bits, hl_huf_dtable_t.info of a lanes table also holds byte tables
+ * for vpermi2b lookups: the code length per window of 7 bits (a complete code's length never
+ * depends on the eighth bit: an 8-bit code's 7-bit prefix is no code, so both of its
+ * extensions are 8-bit codes) and the symbol per window of 8 bits. */
+#define HL__LANE_PERM_BITS 8
+#define HL__LANE_PERM_LEN 0   /* 128 bytes */
+#define HL__LANE_PERM_SYM 128 /* 256 bytes */
+
 /* ---- coding models (model.c) ---- */
 
 /* Verbatim bytes of n elements of a HUF-coded dtype; q8_0 needs n % 32 == 0.
@@ -139,5 +185,16 @@ void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
 /* Checks lengths: each <= HL_HUF_MAX_BITS, and Kraft equality or exactly one used symbol of
  * length 1. Writes the number of used symbols to *used. @return 0 or HL_EFORMAT. */
 int hl__huf_lengths_check(const hl_huf_lengths_t *l, unsigned *used);
+/* The decoder table of a HUF_LANES codec (layout above). @return 0 or HL_EINVAL. */
+int hl__huf_dtable_build_lanes(const hl_huf_lengths_t *l, hl_huf_dtable_t *out);
+
+/* ---- lanes layout (lanes.c) ---- */
+
+/* Upper bound of a HUF_LANES tile of n elements with v verbatim bytes (UINT64_MAX on
+ * overflow). */
+uint64_t hl__lanes_bound(uint64_t n, uint64_t v);
+/* Encodes a HUF_LANES tile (layout: lanes.c). @return 0, HL_ERANGE, HL_EINVAL. */
+int hl__lanes_encode(const hl_tensor_codec_t *tc, const uint8_t *src, uint64_t n, uint8_t *dst,
+                     uint64_t cap, uint64_t *out_len);
 
 #endif /* HL_CODEC_INTERNAL_H */

@@ -277,6 +277,8 @@ static int parse_header(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
 int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                        uint64_t n, uint8_t *sym, const uint8_t **verb, hl__decode_path_t path)
 {
+    if (tc->codec == HL_CODEC_HUF_LANES)
+        return hl__lanes_decode_symbols(tc, payload, len, n, sym, verb, path);
     const hl_huf_dtable_t *dt = &tc->dtable;
     uint32_t ns = tc->n_streams;
     hl__bits_t st[HL_TILE_MAX_STREAMS];

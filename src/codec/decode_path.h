@@ -44,4 +44,33 @@ void hl__fuse_f32_path(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, ui
 int hl__tile_decode_f32_path(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
                              uint64_t n_elems, float *dst, hl__decode_path_t path);
 
+/* ---- HL_CODEC_HUF_LANES tiles (lanes.c, lanes_avx512.c) ---- */
+
+/* hl__decode_symbols for a HUF_LANES tile. */
+int hl__lanes_decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                             uint64_t n, uint8_t *sym, const uint8_t **verb,
+                             hl__decode_path_t path);
+/* Decodes a HUF_LANES tile straight to fp32 where a fused path exists (bf16 on AVX-512).
+ * @return 0, HL_EFORMAT, or 1 when there is none (decode the symbols, then rebuild). */
+int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                         uint64_t n, float *dst, hl__decode_path_t path);
+
+/* The 64 lanes' buffers (bits above cnt are zero) and counts between decoder stages. */
+typedef struct {
+    uint32_t buf[HL__LANES], cnt[HL__LANES];
+} hl__lanes_state_t;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * The AVX-512 lanes decoder: from step 0 and an empty state, decodes every whole refill
+ * round of the tile's whole steps, from the nw words at `words`: symbols into sym (when not
+ * NULL), else bf16 weights into f32 (verbatim bytes `verb`). Leaves the state, the next step
+ * *s and the words taken *wp for the portable loop. @return 0, or -1 when the stream ran out
+ * (a corrupted tile).
+ */
+int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint8_t *words, uint64_t nw,
+                         const uint8_t *verb, uint64_t n, uint8_t *sym, float *f32,
+                         hl__lanes_state_t *st, uint64_t *s, uint64_t *wp);
+#endif
+
 #endif /* HL_CODEC_DECODE_PATH_H */

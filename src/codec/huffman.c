@@ -258,6 +258,44 @@ int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
     return 0;
 }
 
+/* One symbol per window of max_len bits (not HL_HUF_MAX_BITS: a table of 2^max_len entries
+ * stays small in L1 for the SIMD gathers), as HL__LANE_ENTRY. */
+int hl__huf_dtable_build_lanes(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
+{
+    unsigned used;
+    if (!l || !out || hl__huf_lengths_check(l, &used))
+        return HL_EINVAL;
+    memset(out, 0, sizeof *out);
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        out->sym_len[s] = l->len[s];
+        out->max_len = (uint8_t)HL_MAX(out->max_len, l->len[s]);
+        if (l->len[s])
+            out->symbol = (uint8_t)s;
+    }
+    if (used == 1) {
+        out->single_symbol = 1;
+        return 0;
+    }
+    uint16_t code[HL_HUF_SYMBOLS];
+    canonical_codes(l, code);
+    unsigned m = out->max_len;
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        unsigned len = l->len[s];
+        if (!len)
+            continue;
+        for (unsigned w = reverse_bits(code[s], len); w < (1u << m); w += 1u << len)
+            out->entry[w] = HL__LANE_ENTRY(s, len);
+    }
+    if (m <= HL__LANE_PERM_BITS) /* byte tables for the vpermi2b lookups (lanes_avx512.c) */
+        for (unsigned w = 0; w < 256; w++) {
+            uint32_t e = out->entry[w & ((1u << m) - 1)];
+            if (w < 128)
+                out->info[HL__LANE_PERM_LEN + w] = (uint8_t)HL__LANE_LEN(e);
+            out->info[HL__LANE_PERM_SYM + w] = (uint8_t)HL__LANE_SYM(e);
+        }
+    return 0;
+}
+
 uint64_t hl_huf_cost_bits(const uint64_t hist[HL_HUF_SYMBOLS], const hl_huf_lengths_t *l)
 {
     unsigned used = 0;

@@ -17,7 +17,7 @@ static int check_args(const hl_tensor_codec_t *tc, const void *payload, uint64_t
         return HL_EFORMAT;
     if (tc->codec == HL_CODEC_RAW)
         return len == *src_bytes ? 0 : HL_EFORMAT;
-    return tc->codec == HL_CODEC_HUF && tc->dtype != HL_DTYPE_RAW ? 0 : HL_EFORMAT;
+    return hl_codec_is_huf(tc->codec) && tc->dtype != HL_DTYPE_RAW ? 0 : HL_EFORMAT;
 }
 
 int hl__tile_decode_f32_path(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
@@ -34,6 +34,9 @@ int hl__tile_decode_f32_path(const hl_tensor_codec_t *tc, const void *payload, u
     uint64_t out_bytes;
     if (!hl_mul_ok(n_elems, 4, &out_bytes))
         return HL_EFORMAT;
+    if (tc->codec == HL_CODEC_HUF_LANES &&
+        (rc = hl__lanes_decode_f32(tc, payload, len, n_elems, dst, path)) <= 0)
+        return rc; /* decoded and rebuilt in one pass (bf16 on AVX-512) */
     uint8_t *sym = (uint8_t *)dst + (out_bytes - n_elems);
     const uint8_t *verb;
     if ((rc = hl__decode_symbols(tc, payload, len, n_elems, sym, &verb, path)))
@@ -79,7 +82,7 @@ int hl_tile_decode_split(const hl_tensor_codec_t *tc, const void *payload, uint6
     int rc = check_args(tc, payload, len, n_elems, sym, &src_bytes);
     if (rc)
         return rc;
-    if (tc->codec != HL_CODEC_HUF || !verb)
+    if (!hl_codec_is_huf(tc->codec) || !verb)
         return HL_EINVAL;
     return hl__decode_symbols(tc, payload, len, n_elems, sym, verb, hl__decode_path_default());
 }

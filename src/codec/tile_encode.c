@@ -26,6 +26,10 @@
  * interleave; the verbatim bytes are contiguous, read once in the rebuild pass; the header
  * costs a few bytes per tile (a 16384-weight bf16 tile: 6 of ~21700).
  *
+ * A HUF_LANES payload (the default since the SIMD decoder) is one stream of 16-bit words
+ * shared by 64 lanes, element i in lane i % 64, then the same verbatim bytes and padding:
+ * src/codec/lanes.c describes it.
+ *
  * A RAW payload is exactly the source bytes.
  */
 #include "codec/codec_internal.h"
@@ -42,6 +46,8 @@ uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems)
         return hl_dtype_bytes(tc->dtype, n_elems, &r) ? UINT64_MAX : r;
     if (hl__verbatim_bytes(tc->dtype, n_elems, &v) || !hl_mul_ok(n_elems, HL_HUF_MAX_BITS, &bits))
         return UINT64_MAX;
+    if (tc->codec == HL_CODEC_HUF_LANES)
+        return hl__lanes_bound(n_elems, v);
     /* lengths, byte rounding of each stream, padding */
     hdr = (uint64_t)(HL__TILE_LEN_MAX + 1) * tc->n_streams + HL__TILE_TAIL;
     if (!hl_add_ok(bits / 8 + 1, v, &r) || !hl_add_ok(r, hdr, &r))
@@ -121,6 +127,8 @@ int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elem
         *out_len = bytes;
         return 0;
     }
+    if (tc->codec == HL_CODEC_HUF_LANES)
+        return hl__lanes_encode(tc, src, n_elems, out, dst_cap, out_len);
     uint32_t ns = tc->n_streams;
     uint64_t v;
     if (tc->codec != HL_CODEC_HUF || ns < 1 || ns > HL_TILE_MAX_STREAMS ||

@@ -137,7 +137,7 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
     if (dtype > HL_DTYPE_MAX)
         return hl_error_set(err, HL_EUNSUPPORTED, "tensor '%s': unknown dtype %u", t->name,
                             dtype);
-    if (codec > HL_CODEC_HUF)
+    if (codec > HL_CODEC_MAX)
         return hl_error_set(err, HL_EUNSUPPORTED, "tensor '%s': unknown codec %u", t->name,
                             codec);
     if (t->n_dims > HL_MAX_DIMS)

@@ -171,7 +171,7 @@ static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
         if (rc != 0)
             return hl_error_set(err, rc, "tensor '%s': cannot build its codec: %s", t->name,
                                 hl_strerror(rc));
-        if (x->tc.codec == HL_CODEC_HUF && !hl__huf_pays(x, t->nbytes))
+        if (hl_codec_is_huf(x->tc.codec) && !hl__huf_pays(x, t->nbytes))
             rc = hl__codec_raw(&x->tc, t->dtype);
         if (rc != 0)
             return hl_error_set(err, rc, "tensor '%s': %s", t->name, hl_strerror(rc));
@@ -224,7 +224,7 @@ static int hl__build_directory(hl__writer_t *w, hl_error_t *err)
             x->table_len = o->table_len;
         } else {
             size_t hn = hl__hist_encode(x->hist, hbuf);
-            size_t tn = x->tc.codec == HL_CODEC_HUF ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
+            size_t tn = hl_codec_is_huf(x->tc.codec) ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
             x->hist_len = (uint32_t)hn;
             x->table_len = (uint32_t)tn;
             rc = hl__strtab_add(&hist, &hist_len, &hist_cap, hbuf, hn, &x->hist_off);

@@ -19,6 +19,13 @@ tests_unit_codec_test_decode_paths_SOURCES = tests/unit/codec/test_decode_paths.
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_decode_paths_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_decode_paths_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+# The lane-interleaved layout (decoder).
+check_PROGRAMS += tests/unit/codec/test_lanes
+TESTS += tests/unit/codec/test_lanes
+tests_unit_codec_test_lanes_SOURCES = tests/unit/codec/test_lanes.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_lanes_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_lanes_LDADD = $(HL_CODEC_TEST_LIBS)
 # EntroLLM quantization (entrollm).
 check_PROGRAMS += tests/unit/codec/test_quant
 TESTS += tests/unit/codec/test_quant
@@ -26,3 +33,8 @@ tests_unit_codec_test_quant_SOURCES = tests/unit/codec/test_quant.c \
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_quant_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_quant_LDADD = $(HL_CODEC_TEST_LIBS)
+check_PROGRAMS += tests/unit/codec/test_quant_mix
+TESTS += tests/unit/codec/test_quant_mix
+tests_unit_codec_test_quant_mix_SOURCES = tests/unit/codec/test_quant_mix.c
+tests_unit_codec_test_quant_mix_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_quant_mix_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

@@ -53,18 +53,30 @@ static void decode_all_paths(const hl_tensor_codec_t *tc, const uint8_t *payload
 }
 
 /* Codes `src` (n elements of t) with ns streams in tiles of tile_n elements and checks every
- * tile on every path against the plain widening of the source. @return tiles checked (0
- * when the codec keeps the tensor RAW). */
-static uint64_t check_tensor(hl_dtype_t t, const uint8_t *src, uint64_t n, uint32_t ns,
-                             uint64_t tile_n, const char *what)
+ * tile on every path against the plain widening of the source. The layout: `codec` HUF as
+ * hl_tensor_codec_init_as chooses it, HUF_LANES forced (whatever the choice would be) with
+ * codes limited to lanes_bits (12 when the alphabet does not fit): every lookup variant of
+ * the SIMD decoder (7-bit, 8-bit, gather). @return tiles checked (0 when the codec keeps the
+ * tensor RAW). */
+static uint64_t check_tensor_as(hl_dtype_t t, const uint8_t *src, uint64_t n, uint32_t ns,
+                                uint64_t tile_n, hl_codec_t codec, unsigned lanes_bits,
+                                const char *what)
 {
     uint64_t hist[HL_HUF_SYMBOLS] = {0};
     assert_int_equal(hl_codec_histogram(t, src, n, hist), 0);
     hl_tensor_codec_t *tc = malloc(sizeof *tc);
     assert_non_null(tc);
-    assert_int_equal(hl_tensor_codec_init(tc, t, hist, ns), 0);
+    assert_int_equal(hl_tensor_codec_init_as(tc, t, hist, ns, HL_CODEC_HUF), 0);
     uint64_t tiles = 0;
-    if (tc->codec == HL_CODEC_HUF) {
+    if (tc->codec == HL_CODEC_HUF && codec == HL_CODEC_HUF_LANES) {
+        hl_huf_lengths_t l;
+        uint8_t table[HL_HUF_TABLE_BYTES];
+        if (hl_huf_build_lengths(hist, lanes_bits, &l))
+            assert_int_equal(hl_huf_build_lengths(hist, HL_HUF_MAX_BITS, &l), 0);
+        hl_huf_lengths_write(&l, table);
+        assert_int_equal(hl_tensor_codec_load(tc, t, HL_CODEC_HUF_LANES, ns, table), 0);
+    }
+    if (hl_codec_is_huf(tc->codec)) {
         uint64_t bound = hl_tile_bound(tc, tile_n);
         uint8_t *payload = malloc(bound);
         float *ref = malloc(tile_n * sizeof(float));
@@ -78,15 +90,33 @@ static uint64_t check_tensor(hl_dtype_t t, const uint8_t *src, uint64_t n, uint3
                 fail_msg("%s: widen of %llu elements at %llu failed", hl_dtype_name(t),
                          (unsigned long long)m, (unsigned long long)first);
             char label[256];
-            snprintf(label, sizeof label, "%s, %s, %u streams, tile at %llu (%llu elements)",
-                     what, hl_dtype_name(t), ns, (unsigned long long)first,
-                     (unsigned long long)m);
+            snprintf(label, sizeof label,
+                     "%s, %s, codec %d (max code %u), %u streams, tile at %llu (%llu elements)",
+                     what, hl_dtype_name(t), (int)tc->codec, tc->dtable.max_len, ns,
+                     (unsigned long long)first, (unsigned long long)m);
             decode_all_paths(tc, payload, len, m, ref, label);
         }
         free(payload);
         free(ref);
     }
     free(tc);
+    return tiles;
+}
+
+static uint64_t check_tensor(hl_dtype_t t, const uint8_t *src, uint64_t n, uint32_t ns,
+                             uint64_t tile_n, const char *what)
+{
+    return check_tensor_as(t, src, n, ns, tile_n, HL_CODEC_HUF, 0, what);
+}
+
+/* The lanes layout with each lookup variant of the decoder. */
+static uint64_t check_tensor_lanes(hl_dtype_t t, const uint8_t *src, uint64_t n,
+                                   uint64_t tile_n, const char *what)
+{
+    static const unsigned bits[] = {7, 8, 12};
+    uint64_t tiles = 0;
+    for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
+        tiles += check_tensor_as(t, src, n, 4, tile_n, HL_CODEC_HUF_LANES, bits[i], what);
     return tiles;
 }
 
@@ -131,6 +161,9 @@ static void test_random_tensors(void **state)
                 checked += check_tensor(t, src, n, streams[si], n, "random");
                 checked += check_tensor(t, src, n, streams[si], third, "random");
             }
+            uint64_t third = t == HL_DTYPE_Q8_0 ? (n / 3 + 31) / 32 * 32 : n / 3 + 1;
+            checked += check_tensor_lanes(t, src, n, n, "random");
+            checked += check_tensor_lanes(t, src, n, third, "random");
             free(src);
         }
     }
@@ -167,6 +200,7 @@ static uint64_t check_model(const char *path)
         snprintf(what, sizeof what, "%.300s: %.150s", path, st->name);
         tiles += check_tensor(st->dtype, data, n, 4, rows_per_tile * cols, what);
         tiles += check_tensor(st->dtype, data, n, 16, rows_per_tile * cols, what);
+        tiles += check_tensor_lanes(st->dtype, data, n, rows_per_tile * cols, what);
     }
     for (size_t i = 0; i < src.n_files; i++)
         hl_unmap_file(&maps[i]);
@@ -209,10 +243,18 @@ static void test_corrupt_payloads(void **state)
         tu_fill_weights(t, &seed, src, n);
         uint64_t hist[HL_HUF_SYMBOLS] = {0};
         assert_int_equal(hl_codec_histogram(t, src, n, hist), 0);
+        for (int lanes = 0; lanes < 2; lanes++) {
         hl_tensor_codec_t *tc = malloc(sizeof *tc);
         assert_non_null(tc);
-        assert_int_equal(hl_tensor_codec_init(tc, t, hist, 4), 0);
+        assert_int_equal(hl_tensor_codec_init_as(tc, t, hist, 4, HL_CODEC_HUF), 0);
         assert_int_equal(tc->codec, HL_CODEC_HUF);
+        if (lanes) { /* forced, with 8-bit codes: the VBMI decoder */
+            hl_huf_lengths_t l;
+            uint8_t table[HL_HUF_TABLE_BYTES];
+            assert_int_equal(hl_huf_build_lengths(hist, 8, &l), 0);
+            hl_huf_lengths_write(&l, table);
+            assert_int_equal(hl_tensor_codec_load(tc, t, HL_CODEC_HUF_LANES, 4, table), 0);
+        }
         uint64_t bound = hl_tile_bound(tc, n), len;
         uint8_t *payload = malloc(bound), *bad = malloc(bound);
         assert_non_null(payload);
@@ -233,6 +275,7 @@ static void test_corrupt_payloads(void **state)
         free(payload);
         free(bad);
         free(tc);
+        }
         free(src);
     }
 }

@@ -1,0 +1,300 @@
+/*
+ * AVX-512 decoder of the lane-interleaved layout (lanes.c): the 64 lanes are four registers
+ * of 16 32-bit buffers (and four of bit counts); one step decodes 64 consecutive elements.
+ *
+ * Per group of 16 lanes and step: mask the window, one vpgatherdd from the table (entry =
+ * symbol << 23 | length: a bf16 exponent already in place), shift the buffers by the lengths
+ * (vpsrlvd), subtract them from the counts; the bf16 rebuild is a byte shuffle of the
+ * verbatim bytes and one ternary-logic select; then a 64-byte store.
+ * Per group and refill round (every step for codes over 8 bits, every second one else):
+ * compare the counts with the threshold (mask k), load 16 words widened to 32 bits, expand
+ * them into the lanes of k (vpexpandd), shift each above its lane's bits, or them in, add 16
+ * to the counts of k; the stream pointer advances by popcount(k) words.
+ *
+ * Reads: a round reads at most 128 bytes past its pointer (four 32-byte loads, each at most
+ * 32 bytes after the previous one) and advances it by at most 128. While 128 bytes of the
+ * stream remain, rounds run unchecked; the last bytes are copied into a zeroed buffer twice
+ * their size, and each round from there first checks that the pointer has not passed the
+ * copy's end (a valid stream never does; the caller checks the exact word count at the end).
+ */
+#include "codec/decode_path.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define HL__AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,bmi,bmi2,popcnt")))
+#define HL__VBMI_TARGET                                                                        \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx2,bmi,bmi2,popcnt")))
+#define HL__ROUND_READ 128 /* bytes a round reads at most past its pointer (and advances) */
+
+typedef struct {
+    __m512i b0, b1, b2, b3; /* buffers */
+    __m512i c0, c1, c2, c3; /* counts */
+} lanes_regs_t;
+
+#define REFILL(b, c)                                                                           \
+    do {                                                                                       \
+        __mmask16 k_ = _mm512_cmplt_epu32_mask(c, below);                                      \
+        __m512i w_ = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));            \
+        w_ = _mm512_maskz_expand_epi32(k_, w_);                                                \
+        b = _mm512_or_si512(b, _mm512_sllv_epi32(w_, c));                                      \
+        c = _mm512_mask_add_epi32(c, k_, c, sixteen);                                          \
+        p += 2 * (unsigned)__builtin_popcount(k_);                                             \
+    } while (0)
+
+#define NO_REFILL(b, c) ((void)0)
+
+/* Decodes the step's 16 elements of one group into e (table entries). */
+#define LOOKUP(b, c, e)                                                                        \
+    do {                                                                                       \
+        e = _mm512_i32gather_epi32(_mm512_and_si512(b, mask), (const void *)table, 4);         \
+        __m512i l_ = _mm512_and_si512(e, lenmask);                                             \
+        b = _mm512_srlv_epi32(b, l_);                                                          \
+        c = _mm512_sub_epi32(c, l_);                                                           \
+    } while (0)
+
+/* bf16: sign and mantissa from the verbatim byte in bytes 2 and 3 (sign lands on bit 31,
+ * the mantissa on bits 16..22; bits 23..30 are then the exponent's, 0xe4 = C ? A : B). */
+#define SINK_F32(e, g)                                                                         \
+    do {                                                                                       \
+        __m512i v_ = _mm512_broadcast_i32x4(                                                   \
+            _mm_loadu_si128((const __m128i *)(verb + base + 16 * (g))));                       \
+        v_ = _mm512_shuffle_epi8(v_, vshuf);                                                   \
+        _mm512_storeu_si512(f32 + base + 16 * (g),                                             \
+                            _mm512_ternarylogic_epi32(e, v_, expmask, 0xe4));                  \
+    } while (0)
+
+#define SINK_SYM(e, g)                                                                         \
+    _mm_storeu_si128((__m128i *)(sym + base + 16 * (g)),                                       \
+                     _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 23)))
+
+/* Codes of at most 8 bits, with AVX512-VBMI: the lengths from one vpermi2b on the lanes'
+ * low bytes (7-bit windows, bytes 1..3 zeroed by the mask), the symbols from a 7-bit one, or
+ * for 8-bit codes two of them and a byte blend on bit 7. No memory access: vpgatherdd's 16
+ * loads cost more than the rest of a step (measured: 2.8 G weights/s with the gather, 7.5
+ * with a register lookup in its place). */
+#define LOOKUP_PERM(b, c, e)                                                                   \
+    do {                                                                                       \
+        __m512i l_ = _mm512_maskz_permutex2var_epi8(byte0, lt0, b, lt1);                       \
+        __m512i s_ = _mm512_maskz_permutex2var_epi8(byte0, st0, b, st1);                       \
+        if (max_len == 8) {                                                                    \
+            __mmask64 hi_ = _mm512_test_epi8_mask(b, bit7);                                    \
+            s_ = _mm512_mask_blend_epi8(hi_, s_, _mm512_permutex2var_epi8(st2, b, st3));       \
+        }                                                                                      \
+        b = _mm512_srlv_epi32(b, l_);                                                          \
+        c = _mm512_sub_epi32(c, l_);                                                           \
+        e = _mm512_slli_epi32(s_, 23);                                                         \
+    } while (0)
+
+/* A lazy step (the tile's last ones, codec_internal.h): lanes whose code at the window is
+ * longer than their bits take a word first, then look up again. */
+#define LAZY_PERM(b, c, e)                                                                     \
+    do {                                                                                       \
+        __m512i n_ = _mm512_maskz_permutex2var_epi8(byte0, lt0, b, lt1);                       \
+        __mmask16 k_ = _mm512_cmpgt_epu32_mask(n_, c);                                         \
+        __m512i w_ = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));            \
+        w_ = _mm512_maskz_expand_epi32(k_, w_);                                                \
+        b = _mm512_or_si512(b, _mm512_sllv_epi32(w_, c));                                      \
+        c = _mm512_mask_add_epi32(c, k_, c, sixteen);                                          \
+        p += 2 * (unsigned)__builtin_popcount(k_);                                             \
+        LOOKUP_PERM(b, c, e);                                                                  \
+    } while (0)
+
+/* k refill rounds of `rnd` steps from step s; the pointer p advances. */
+#define ROUNDS_BODY(LOOK, REFILL)                                                              \
+    const __m512i mask = _mm512_set1_epi32((int)((1u << max_len) - 1));                        \
+    const __m512i below = _mm512_set1_epi32((int)(rnd * max_len));                            \
+    const __m512i sixteen = _mm512_set1_epi32(HL__LANE_WORD_BITS);                             \
+    const __m512i lenmask = _mm512_set1_epi32(31);                                             \
+    const __m512i expmask = _mm512_set1_epi32(0x7f800000);                                     \
+    /* dword j of 128-bit lane q: bytes 2, 3 <- byte 4q + j of the group's 16; others 0 */     \
+    const __m512i vshuf = _mm512_set_epi32(                                                    \
+        0x0f0f8080, 0x0e0e8080, 0x0d0d8080, 0x0c0c8080, 0x0b0b8080, 0x0a0a8080, 0x09098080,    \
+        0x08088080, 0x07078080, 0x06068080, 0x05058080, 0x04048080, 0x03038080, 0x02028080,    \
+        0x01018080, 0x00008080);                                                               \
+    (void)mask;                                                                                \
+    (void)lenmask;                                                                             \
+    (void)below;                                                                               \
+    __m512i b0 = r->b0, b1 = r->b1, b2 = r->b2, b3 = r->b3;                                    \
+    __m512i c0 = r->c0, c1 = r->c1, c2 = r->c2, c3 = r->c3;                                    \
+    for (uint64_t it = 0; it < k; it++) {                                                      \
+        REFILL(b0, c0);                                                                        \
+        REFILL(b1, c1);                                                                        \
+        REFILL(b2, c2);                                                                        \
+        REFILL(b3, c3);                                                                        \
+        for (unsigned q = 0; q < rnd; q++, s++) {                                              \
+            uint64_t base = s * HL__LANES;                                                     \
+            __m512i e0, e1, e2, e3;                                                            \
+            LOOK(b0, c0, e0);                                                                  \
+            LOOK(b1, c1, e1);                                                                  \
+            LOOK(b2, c2, e2);                                                                  \
+            LOOK(b3, c3, e3);                                                                  \
+            if (to_f32) {                                                                      \
+                SINK_F32(e0, 0);                                                               \
+                SINK_F32(e1, 1);                                                               \
+                SINK_F32(e2, 2);                                                               \
+                SINK_F32(e3, 3);                                                               \
+            } else {                                                                           \
+                SINK_SYM(e0, 0);                                                               \
+                SINK_SYM(e1, 1);                                                               \
+                SINK_SYM(e2, 2);                                                               \
+                SINK_SYM(e3, 3);                                                               \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    *r = (lanes_regs_t){b0, b1, b2, b3, c0, c1, c2, c3};                                       \
+    return p
+
+HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
+rounds_gather(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt,
+              unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
+              uint8_t *sym, float *f32)
+{
+    const uint32_t *table = dt->entry;
+    ROUNDS_BODY(LOOKUP, REFILL);
+}
+
+HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
+rounds_perm(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt,
+            unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
+            uint8_t *sym, float *f32)
+{
+    const uint8_t *lt = dt->info + HL__LANE_PERM_LEN, *sy = dt->info + HL__LANE_PERM_SYM;
+    const __m512i lt0 = _mm512_loadu_si512(lt), lt1 = _mm512_loadu_si512(lt + 64);
+    const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);
+    const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);
+    const __m512i bit7 = _mm512_set1_epi32(0x80);
+    const __mmask64 byte0 = 0x1111111111111111ull;
+    (void)st2;
+    (void)st3;
+    (void)bit7;
+    ROUNDS_BODY(LOOKUP_PERM, REFILL);
+}
+
+/* k lazy steps from step s. */
+HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
+lazy_perm(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+          const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+{
+    const uint8_t *lt = dt->info + HL__LANE_PERM_LEN, *sy = dt->info + HL__LANE_PERM_SYM;
+    const __m512i lt0 = _mm512_loadu_si512(lt), lt1 = _mm512_loadu_si512(lt + 64);
+    const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);
+    const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);
+    const __m512i bit7 = _mm512_set1_epi32(0x80);
+    const __mmask64 byte0 = 0x1111111111111111ull;
+    const unsigned rnd = 1;
+    (void)st2;
+    (void)st3;
+    (void)bit7;
+    ROUNDS_BODY(LAZY_PERM, NO_REFILL);
+}
+
+/* One instance per (lookup, round length, sink): the loop bodies are fully specialized. */
+HL__AVX512_TARGET static const uint8_t *
+rounds(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+       const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+{
+    if (rnd == 2)
+        return to_f32 ? rounds_gather(2, true, r, dt, max_len, p, k, s, verb, sym, f32)
+                      : rounds_gather(2, false, r, dt, max_len, p, k, s, verb, sym, f32);
+    return to_f32 ? rounds_gather(1, true, r, dt, max_len, p, k, s, verb, sym, f32)
+                  : rounds_gather(1, false, r, dt, max_len, p, k, s, verb, sym, f32);
+}
+
+HL__VBMI_TARGET static const uint8_t *
+rounds_vbmi(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+            const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
+            float *f32)
+{
+    if (max_len == 8)
+        return to_f32 ? rounds_perm(2, true, r, dt, 8, p, k, s, verb, sym, f32)
+                      : rounds_perm(2, false, r, dt, 8, p, k, s, verb, sym, f32);
+    return to_f32 ? rounds_perm(2, true, r, dt, max_len, p, k, s, verb, sym, f32)
+                  : rounds_perm(2, false, r, dt, max_len, p, k, s, verb, sym, f32);
+}
+
+HL__VBMI_TARGET static const uint8_t *
+lazy_vbmi(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+          const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+{
+    if (max_len == 8)
+        return to_f32 ? lazy_perm(true, r, dt, 8, p, k, s, verb, sym, f32)
+                      : lazy_perm(false, r, dt, 8, p, k, s, verb, sym, f32);
+    return to_f32 ? lazy_perm(true, r, dt, max_len, p, k, s, verb, sym, f32)
+                  : lazy_perm(false, r, dt, max_len, p, k, s, verb, sym, f32);
+}
+
+/* The stream as the rounds read it: straight from the payload while HL__ROUND_READ bytes
+ * remain, then from a zero-padded copy of its last bytes. */
+typedef struct {
+    const uint8_t *p, *end, *tail_src, *tail_end;
+    _Alignas(64) uint8_t tail[2 * HL__ROUND_READ];
+} reader_t;
+
+/* How many rounds (each reading and taking at most HL__ROUND_READ bytes) may run from rd->p
+ * unchecked: at least 1, or 0 when the stream is overrun (a corrupted tile). */
+static uint64_t reader_units(reader_t *rd)
+{
+    if (!rd->tail_src) {
+        uint64_t k = (uint64_t)(rd->end - rd->p) / HL__ROUND_READ;
+        if (k)
+            return k;
+        size_t rest = (size_t)(rd->end - rd->p);
+        memcpy(rd->tail, rd->p, rest);
+        memset(rd->tail + rest, 0, sizeof rd->tail - rest);
+        rd->tail_src = rd->p;
+        rd->tail_end = rd->tail + rest;
+        rd->p = rd->tail;
+    }
+    return rd->p <= rd->tail_end; /* then it reads below tail + 2 * HL__ROUND_READ */
+}
+
+HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint8_t *words,
+                                           uint64_t nw, const uint8_t *verb, uint64_t n,
+                                           uint8_t *sym, float *f32, hl__lanes_state_t *st,
+                                           uint64_t *s, uint64_t *wp)
+{
+    unsigned m = dt->max_len, rnd = hl__lanes_round(m);
+    uint64_t lazy = hl__lanes_lazy_from(n, rnd), full = n / HL__LANES, step = 0;
+    bool to_f32 = f32 != NULL && !sym;
+    bool perm = m <= HL__LANE_PERM_BITS && __builtin_cpu_supports("avx512vbmi");
+    reader_t rd;
+    rd.p = words;
+    rd.end = words + 2 * nw;
+    rd.tail_src = rd.tail_end = NULL;
+    lanes_regs_t r;
+    r.b0 = r.b1 = r.b2 = r.b3 = r.c0 = r.c1 = r.c2 = r.c3 = _mm512_setzero_si512();
+    /* eager rounds: [0, lazy) */
+    while (step < lazy) {
+        uint64_t k = HL_MIN(reader_units(&rd), (lazy - step) / rnd);
+        if (!k)
+            return -1;
+        rd.p = perm ? rounds_vbmi(to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32)
+                    : rounds(rnd, to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        step += k * rnd;
+    }
+    /* lazy whole steps: [lazy, full) (without VBMI the portable loop takes them) */
+    while (perm && step < full) {
+        uint64_t k = HL_MIN(reader_units(&rd), full - step);
+        if (!k)
+            return -1;
+        rd.p = lazy_vbmi(to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        step += k;
+    }
+    if (rd.tail_src && rd.p > rd.tail_end)
+        return -1;
+    uint64_t taken = rd.tail_src ? (uint64_t)(rd.tail_src - words) + (uint64_t)(rd.p - rd.tail)
+                                 : (uint64_t)(rd.p - words);
+    _mm512_storeu_si512(st->buf, r.b0);
+    _mm512_storeu_si512(st->buf + 16, r.b1);
+    _mm512_storeu_si512(st->buf + 32, r.b2);
+    _mm512_storeu_si512(st->buf + 48, r.b3);
+    _mm512_storeu_si512(st->cnt, r.c0);
+    _mm512_storeu_si512(st->cnt + 16, r.c1);
+    _mm512_storeu_si512(st->cnt + 32, r.c2);
+    _mm512_storeu_si512(st->cnt + 48, r.c3);
+    *s = step;
+    *wp = taken / 2;
+    return 0;
+}
+#endif /* x86-64 */
