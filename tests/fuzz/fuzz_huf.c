@@ -1,7 +1,7 @@
 /*
  * Fuzz target: the Huffman table reader and the tile decoders on fuzzed payloads.
  * Input: byte 0 dtype (mod HL_DTYPE_MAX + 1: every dtype, the quantized ones included),
- * byte 1 codec (bit 0) and stream count (bits 1..5), bytes 2-3 element count (little-endian,
+ * byte 1 codec (bit 0: Huffman, then bit 7: the lanes layout) and stream count (bits 1..5), bytes 2-3 element count (little-endian,
  * rounded down to the dtype's block), 128 bytes of serialized code lengths, then the tile
  * payload. Decoders must reject or decode, never read or write out of bounds; a table that
  * reads back must serialize to the same bytes it was read from, modulo the canonical form
@@ -58,7 +58,7 @@ static void check_decoders(const hl_tensor_codec_t *tc, const uint8_t *payload, 
     }
     const uint8_t *verb = NULL;
     int rc_s = hl_tile_decode_split(tc, payload, len, n, sym, &verb);
-    if (tc->codec == HL_CODEC_HUF) {
+    if (hl_codec_is_huf(tc->codec)) {
         if (rc_s != rc_f)
             abort();
         if (rc_s == 0) {
@@ -85,7 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_table(table);
 
     hl_dtype_t dtype = (hl_dtype_t)(data[0] % (HL_DTYPE_MAX + 1));
-    hl_codec_t codec = (hl_codec_t)(data[1] & 1);
+    hl_codec_t codec = !(data[1] & 1) ? HL_CODEC_RAW
+                       : data[1] & 0x80 ? HL_CODEC_HUF_LANES
+                                        : HL_CODEC_HUF;
     uint32_t n_streams = (data[1] >> 1) & 31;
     uint64_t block = hl_fuzz_block_elems(dtype);
     if (block == 0)

@@ -1,7 +1,7 @@
 /*
  * Fuzz target: codec round trip. Any bytes, read as a tensor of the dtype chosen by byte 0
  * (mod HL_DTYPE_MAX + 1: f32/f16/bf16/q8_0/raw and the quantized dtypes) with the stream
- * count of byte 1, are encoded as one tile and must decode to the identical bytes; the fp32
+ * count of byte 1 (its bit 7 forces the lanes layout on a Huffman-coded tensor), are encoded as one tile and must decode to the identical bytes; the fp32
  * decode, on every decoder path, must equal widening the source bytes, bit for bit.
  */
 #include <stdint.h>
@@ -40,6 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (hl_tensor_codec_init(tc, dtype, hist, n_streams) != 0)
         abort(); /* every dtype and histogram has a codec (RAW at worst) */
+    if (tc->codec == HL_CODEC_HUF && (data[1] & 0x80)) {
+        /* the lanes layout with the same (12-bit limited) code, whatever the choice */
+        uint8_t t[HL_HUF_TABLE_BYTES];
+        hl_huf_lengths_write(&tc->lengths, t);
+        if (hl_tensor_codec_load(tc, dtype, HL_CODEC_HUF_LANES, n_streams, t) != 0)
+            abort();
+    }
     /* What the container reader sets for per-tensor quantized dtypes. */
     tc->q_scale = 0.03125f;
     tc->q_zero = 7.0f;
