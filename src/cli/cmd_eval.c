@@ -172,6 +172,8 @@ int hl_cmd_eval(int argc, char **argv)
                 r.kl_p99, "kl_max", r.kl_max, "top1", r.top1, "ppl_ref", r.ppl_ref,
                 "ppl_model", r.ppl_model, "bpw_matrices", mb, "bpw_all", ma,
                 "ref_bpw_matrices", rb, "ref_bpw_all", ra);
+            json_object_set_new(o, "disagreements", json_integer((json_int_t)r.n_disagree));
+            json_object_set_new(o, "near_ties", json_integer((json_int_t)r.n_near_tie));
             char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
             if (s)
                 printf("%s\n", s);
@@ -186,7 +188,9 @@ int hl_cmd_eval(int argc, char **argv)
                    r.n_prompts, r.n_positions, n_gen, hl_now() - t0);
             printf("KL(ref||model) mean %.6f nats, p99 %.6f, max %.6f\n", r.kl_mean, r.kl_p99,
                    r.kl_max);
-            printf("top-1 agreement %.2f%%\n", 100.0 * r.top1);
+            printf("top-1 agreement %.2f%% (%zu disagreements, %zu of them near-ties: the "
+                   "model's token within %.1f nats of the reference's best)\n", 100.0 * r.top1,
+                   r.n_disagree, r.n_near_tie, HL_EVAL_NEAR_TIE);
             printf("perplexity of the reference continuations: reference %.4f, model %.4f\n",
                    r.ppl_ref, r.ppl_model);
         }

@@ -14,7 +14,18 @@ typedef struct {
     hl_quant_opts_t o;
     hl_quant_rule_t rules[HL_CLI_QUANT_MAX_RULES];
     char *tmp_path; /* the staged weights file, removed by hl_cli_quant_done */
+    /* --quantize mix[:KL] (quant_mix.c): u4 with the most sensitive matrices at u8 */
+    bool mix;
+    double mix_kl;          /* target predicted KL in nats */
+    hl_quant_rule_t *plan;  /* user rules, then the planned u8 rules (owned from
+                             * n_plan_owned_from on) */
+    size_t n_plan, n_plan_owned_from;
+    json_t *mix_record;     /* goes to metadata.quantization.mix */
 } hl_cli_quant_t;
+
+/* The default target of --quantize mix (docs/ENTROLLM.md: the smallest that kept top-1
+ * agreement >= 90% on both test models). */
+#define HL_CLI_MIX_KL_DEFAULT 0.01
 
 /* Option parsers: @return 0, or 2 (usage error, message printed). */
 int hl_cli_quant_parse_mode(hl_cli_quant_t *q, const char *arg);
@@ -25,6 +36,11 @@ int hl_cli_quant_apply(hl_cli_quant_t *q, hl_source_t *src, const char *out_path
                        char **argv, hl_error_t *err);
 /* `inspect`: the quantization of a lossy file per tensor (nothing for lossless files). */
 void hl_cli_quant_report(const hl_hlm_t *h, FILE *out);
+/* --quantize mix: measures each matrix's sensitivity on src and appends a u8 rule for the
+ * most sensitive ones to q->plan (quant_mix.c documents the criterion); temporary files go
+ * to dir. @return 0 or HL_E* (err set). */
+int hl_cli_quant_mix_plan(hl_cli_quant_t *q, const hl_source_t *src, const char *dir,
+                          hl_error_t *err);
 /* Removes the staged file. */
 void hl_cli_quant_done(hl_cli_quant_t *q);
 

@@ -158,7 +158,13 @@ int hl_eval_run(hl_engine_t *e, const hl_model_t *ref, const hl_model_t *m,
             nll_ref += la - (double)a[next];
             nll_m += lb - (double)b[next];
             kls[np++] = hl_eval_kl(a, b, vocab);
-            agree += argmax(b, vocab) == (size_t)next;
+            size_t pick = argmax(b, vocab);
+            if (pick == (size_t)next) {
+                agree++;
+            } else {
+                out->n_disagree++;
+                out->n_near_tie += (double)a[next] - (double)a[pick] < HL_EVAL_NEAR_TIE;
+            }
         }
         free(toks);
         out->n_prompts++;

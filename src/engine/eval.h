@@ -17,7 +17,13 @@ typedef struct {
     double kl_mean, kl_p99, kl_max; /* nats */
     double top1;                    /* fraction in [0, 1] */
     double ppl_ref, ppl_model;
+    /* Disagreements, and those of them at near-ties: the model's argmax has a reference
+     * log-probability within HL_EVAL_NEAR_TIE nats of the reference's own top token (either
+     * choice is about as likely under the reference; rounding noise decides them). */
+    size_t n_disagree, n_near_tie;
 } hl_eval_result_t;
+
+#define HL_EVAL_NEAR_TIE 0.1
 
 /* KL(p || q) of two logit vectors of n entries (softmax of each), in nats. */
 double hl_eval_kl(const float *ref_logits, const float *logits, size_t n);

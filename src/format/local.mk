@@ -14,4 +14,5 @@ src_format_libhl_format_a_SOURCES = \
 	src/format/restore.c \
 	src/format/quant.h \
 	src/format/quant_params.c \
-	src/format/quant_source.c
+	src/format/quant_source.c \
+	src/format/quant_mix.c

@@ -38,6 +38,22 @@ typedef struct {
 int hl_quant_source(hl_source_t *src, const hl_quant_opts_t *opts, char **tmp_path,
                     hl_error_t *err);
 
+/* True for the tensors quantization applies to: weight matrices the engine multiplies (a
+ * role, 2+ dims, more than one row) stored as f32, f16, bf16 or q8_0. */
+bool hl_quant_eligible(const hl_src_tensor_t *t);
+
+/*
+ * The mixed uint8/uint4 plan: kl[i] is matrix i's sensitivity (the KL divergence of the
+ * model's next-token distributions when only matrix i is u4), weights[i] its element
+ * count. The KL of a set of u4 matrices is predicted as the sum of theirs; starting from
+ * all u4, matrices move to u8 in decreasing order of kl / weights (KL removed per extra
+ * bit; ties: the earlier matrix) until the predicted KL is at most target_kl. u8[i] gets
+ * the choice, *predicted the predicted KL of the result.
+ * @return 0, HL_EINVAL (negative or non-finite KL, weights <= 0), HL_ENOMEM.
+ */
+int hl_quant_mix_select(const double *kl, const double *weights, size_t n, double target_kl,
+                        bool *u8, double *predicted);
+
 /* Reader side: loads per-tensor scale/zero of QU8/QU4 tensors from the metadata. */
 int hl__quant_params_apply(hl_hlm_t *h, hl_error_t *err);
 /* True when the file records lossy quantization (decompress must refuse it). */

@@ -34,6 +34,13 @@ static int pick_rule(const hl_quant_opts_t *o, const hl_src_tensor_t *t, unsigne
             break;
         }
     }
+    if (!hl_quant_eligible(t))
+        *bits = 0;
+    return 0;
+}
+
+bool hl_quant_eligible(const hl_src_tensor_t *t)
+{
     uint64_t rows, cols;
     hl__shape_rows_cols(t->n_dims, t->shape, &rows, &cols);
     /* Only weight matrices the engine multiplies (they have a role); tables such as
@@ -41,9 +48,7 @@ static int pick_rule(const hl_quant_opts_t *o, const hl_src_tensor_t *t, unsigne
     bool matrix = t->n_dims >= 2 && rows > 1 && t->role && t->role[0];
     bool floaty = t->dtype == HL_DTYPE_F32 || t->dtype == HL_DTYPE_F16 ||
                   t->dtype == HL_DTYPE_BF16 || t->dtype == HL_DTYPE_Q8_0;
-    if (!matrix || !floaty)
-        *bits = 0;
-    return 0;
+    return matrix && floaty;
 }
 
 static int write_all(FILE *f, const void *p, size_t n, const char *path, hl_error_t *err)

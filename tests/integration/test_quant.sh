@@ -1,8 +1,9 @@
 #!/bin/bash
-# EntroLLM mode end to end: `huffllm compress --quantize` on the bundled model (u8 per tensor,
-# u4 per group, a per-tensor override), verify, inspect (lossy, per-tensor scheme), decompress
-# refusing, eval (computed numbers: the lossless file against itself is exact, u4 per tensor
-# diverges more than u8), and huffllmd serving a quantized model through /v1/completions.
+# EntroLLM mode end to end: `huffllm compress --quantize` on the bundled model (u8, u4 per
+# group, a per-tensor override, the measured u8/u4 mix), verify, inspect (lossy, per-tensor
+# scheme), decompress refusing, eval (computed numbers: the lossless file against itself is
+# exact, u4 per tensor diverges more than u8, the measured mix less than a hand-made one),
+# and huffllmd serving the mixed model through /v1/completions.
 set -u
 
 H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
@@ -25,8 +26,12 @@ run "$H" compress "$MODEL" --quantize u8 -o "$T/u8.hlm" -q
 run "$H" compress "$MODEL" --quantize u4 --group 0 -o "$T/u4t.hlm" -q
 run "$H" compress "$MODEL" --quantize u4 --group 32 --quantize-tensor 'tok_embeddings=u8g0' \
     -o "$T/mix.hlm" -q
-# no staging file is left beside the outputs
+# the measured mix: some matrices at u8, the rest u4 g32, the plan recorded
+run "$H" compress "$MODEL" --quantize mix -o "$T/auto.hlm"
+grep -Eq "mix: [0-9]+ of 36 matrices at u8, predicted KL" "$T/out" || fail "mix summary: $(cat "$T/out")"
+# no staging or probe file is left beside the outputs
 ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a staging file was left behind"
+ls -a "$T" | grep -q '^\.huffllm-mix' && fail "a mix probe file was left behind"
 
 # bad options are usage errors (2) naming the option, and leave no output
 usage_err() { # usage_err PATTERN ARGS...
@@ -41,13 +46,16 @@ usage_err "--quantize expects" --quantize u3
 usage_err "--group expects" --quantize u8 --group 48
 usage_err "need --quantize" --group 32
 usage_err "--quantize-tensor expects" --quantize u8 --quantize-tensor 'wq=u9'
+usage_err "mix:KL expects" --quantize mix:abc
+usage_err "mix:KL expects" --quantize mix:0
+usage_err "mix:KL expects" --quantize mix:-1
 timeout 60 "$H" compress "$MODEL" -o "$T/bad.hlm" -q --quantize u8 --quantize-tensor '(=u4' \
     >"$T/out" 2>&1 && fail "an invalid regex was accepted"
 grep -q "invalid regular expression" "$T/out" || fail "regex message: $(cat "$T/out")"
 [ -e "$T/bad.hlm" ] && fail "a failed quantized compress left an output"
 ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a failed compress left its staging file"
 
-for f in u8 u4t mix; do
+for f in u8 u4t mix auto; do
     run "$H" verify "$T/$f.hlm"
 done
 
@@ -66,6 +74,23 @@ grep -Eq "^layers.0.attention.wq.weight +qu4g32 +(sym|asym|per-group) " "$T/out"
     fail "inspect does not show the scheme"
 run "$H" inspect --json "$T/u8.hlm"
 grep -q '"lossy": true' "$T/out" || fail "inspect --json lacks the quantization record"
+run "$H" inspect "$T/auto.hlm"
+# (the tensor table: name, dtype, shape)
+n8=$(grep -Ec "^[a-z0-9_.]+ +qu8 +[0-9]+x[0-9]+ " "$T/out")
+n4=$(grep -Ec "^[a-z0-9_.]+ +qu4(g32)? +[0-9]+x[0-9]+ " "$T/out")
+[ "$n8" -ge 1 ] && [ "$n4" -ge 1 ] && [ $((n8 + n4)) -eq 36 ] ||
+    fail "mix: $n8 u8 and $n4 u4 matrices (expected both, 36 in all)"
+grep -Eq "^layers.0.attention_norm.weight +f32 " "$T/out" || fail "mix quantized a norm"
+run "$H" inspect --json "$T/auto.hlm"
+python3 - "$T/out" "$n8" <<'PY' || fail "mix record in the metadata"
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["quantization"]["mix"]
+assert m["target_kl"] == 0.01 and m["predicted_kl"] <= 0.01 < m["predicted_kl_all_u4"], m
+t = m["tensors"]
+assert len(t) == 36 and sum(v["bits"] == 8 for v in t.values()) == int(sys.argv[2]), t
+assert all(v["kl_u4_alone"] >= 0 for v in t.values())
+PY
 run "$H" inspect "$T/ref.hlm"
 grep -q "LOSSY" "$T/out" && fail "a lossless file is reported lossy"
 
@@ -83,13 +108,18 @@ ev() { # ev FILE -> "kl_mean top1"
 read -r kl_ref top_ref <<<"$(ev ref)"
 read -r kl_u8 top_u8 <<<"$(ev u8)"
 read -r kl_u4 top_u4 <<<"$(ev u4t)"
-echo "eval: ref KL $kl_ref top1 $top_ref | u8 KL $kl_u8 top1 $top_u8 | u4 per tensor KL $kl_u4 top1 $top_u4"
-python3 - "$kl_ref" "$top_ref" "$kl_u8" "$top_u8" "$kl_u4" "$top_u4" <<'PY' || fail "eval ordering"
+read -r kl_hand top_hand <<<"$(ev mix)"
+read -r kl_auto top_auto <<<"$(ev auto)"
+echo "eval: ref KL $kl_ref top1 $top_ref | u8 KL $kl_u8 top1 $top_u8 | u4 per tensor KL $kl_u4 top1 $top_u4 | hand mix KL $kl_hand top1 $top_hand | measured mix KL $kl_auto top1 $top_auto"
+python3 - "$kl_ref" "$top_ref" "$kl_u8" "$top_u8" "$kl_u4" "$top_u4" "$kl_hand" "$kl_auto" \
+    "$top_auto" <<'PY' || fail "eval ordering"
 import sys
-kr, tr, k8, t8, k4, t4 = map(float, sys.argv[1:])
+kr, tr, k8, t8, k4, t4, kh, ka, ta = map(float, sys.argv[1:])
 assert kr == 0 and tr == 1, "the reference against itself must be exact"
 assert 0 < k8 < k4, "u4 per tensor must diverge more than u8"
 assert t8 >= 0.9 and t4 < t8, "top-1 agreement ordering"
+assert 0 < ka < kh, "the measured mix must diverge less than u4 g32 with only the embedding at u8"
+assert ta >= 0.9, "the measured mix (target KL 0.01) keeps top-1 agreement >= 90%"
 PY
 printf 'Once upon a time\n\nThe dog\n' >"$T/prompts.txt"
 run "$H" eval "$T/u8.hlm" -r "$T/ref.hlm" --prompts "$T/prompts.txt" -n 8
@@ -99,7 +129,7 @@ timeout 30 "$H" eval "$T/u8.hlm" >/dev/null 2>&1
 
 # the daemon serves the quantized model like any other
 if [ -x "${HL_BUILDDIR}/huffllmd" ]; then
-    PYTHONPATH="$SRC/tests/integration" timeout 120 python3 - "$T/mix.hlm" <<'PY' ||
+    PYTHONPATH="$SRC/tests/integration" timeout 120 python3 - "$T/auto.hlm" <<'PY' ||
 import sys
 import daemon_util as du
 du.deadline(100)
@@ -107,7 +137,7 @@ d = du.Daemon(du.base_config({"q": sys.argv[1]}))
 st, _, body = d.json("POST", "/v1/completions",
                      {"model": "q", "prompt": "Once upon a time", "max_tokens": 12,
                       "temperature": 0})
-du.check(st == 200, "completion from a quantized model: status %d" % st)
+du.check(st == 200, "completion from the mixed u8/u4 model: status %d" % st)
 text = body.get("choices", [{}])[0].get("text", "")
 du.check(len(text) > 0, "completion text %r" % text)
 du.check(body.get("usage", {}).get("completion_tokens", 0) > 0, "usage counts tokens")
