@@ -1,6 +1,8 @@
 /*
  * Symbol decoding of a HUF tile (layout: tile_encode.c): the hot loop of the engine, since
- * at batch 1 every weight is decoded once per token.
+ * at batch 1 every weight is decoded once per token. Tiles of the lane-interleaved layout
+ * (HL_CODEC_HUF_LANES, about twice as fast with AVX-512) are passed to lanes.c, whose top
+ * comment has the measurements behind the choice between the two layouts.
  *
  * How it is fast:
  *   - one lookup in the 4096-entry table (16 KiB of symbols + 4 KiB of info, L1) per 12-bit

@@ -33,10 +33,31 @@
  * lanes_avx512.c); at the end exactly W words must have been taken and every lane's
  * remaining bits must be zero (the encoder's fill), so one content has one payload.
  *
- * Cost: each lane's last word is on average half used: about 64 bytes per tile (0.3% of a
+ * Cost: each lane's last word is on average half used: about 60 bytes per tile (0.3% of a
  * 16384-weight bf16 tile). Tables: the encoder prefers codes limited to 8 bits when that
- * costs little (tensor.c), because then a refill round is two steps.
+ * costs little (tensor.c), because then a refill round is two steps and the AVX-512 decoder
+ * looks codes up in registers (vpermi2b) instead of memory (vpgatherdd).
+ *
+ * Measured (synthetic bf16 N(0, 0.02), 4M weights, into fp32, best of 5-7 runs, per-thread
+ * CPU time, 2-core Zen 5 shared with ~8 jobs; HUF = HL_CODEC_HUF's 4-stream decoder):
+ *   AVX-512, 8-bit codes (vpermi2b):  6.1-6.5 G weights/s   (HUF 3.0-3.6)
+ *   AVX-512, 7-bit codes:             8.4                    (a 7-bit limit costs 2x the bits
+ *                                                             of an 8-bit one: not chosen)
+ *   AVX-512, 12-bit codes (gather):   1.6-2.4                (gather-bound: not chosen)
+ *   AVX2 (gather + pdep refills):     1.3                    (HUF 2.0-2.6)
+ *   portable C:                       0.4-0.6                (HUF 1.7-1.9)
+ * Without the gathers the 12-bit decoder ran at 5.7 and the 8-bit one at 7.5: vpgatherdd's
+ * 16 loads, not the arithmetic, bound it. The lazy last 16 steps cost ~5% and save ~85 bytes
+ * of fill per tile. Tile size (AVX-512, 8-bit codes / HUF): 4096 weights 3.9 / 2.2 G/s with
+ * 0.117 bit of fill per weight; 16384: 6.1 / 3.1, 0.029; 65536: 6.7 / 3.3, 0.007; 262144:
+ * 6.9 / 3.0, 0.002. The writer's 16384 stays the default (a 64 KiB fp32 tile per worker);
+ * 65536 would buy ~9% speed and 0.2% size. 64 lanes = four zmm registers of buffers and four
+ * of counts: enough independent work per step to hide the permute and shift latencies, few
+ * enough that every state lives in registers (AVX-512 has 32).
+ * So: files use this layout for large bf16/f32 tensors; on a CPU without AVX-512 (or
+ * without VBMI) they decode at half HL_CODEC_HUF's speed, the price of the layout.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "codec/decode_path.h"
@@ -200,6 +221,114 @@ static int run_c(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint6
     return 0;
 }
 
+/*
+ * The portable decoder's whole steps [s, end), branch-free: a refill is a select, not a
+ * branch (which lanes refill is data: mispredicted branches made this loop 3x slower), and
+ * the word index is clamped below nw >= 1, so a lane may read a word it does not take but
+ * never one outside the stream; a stream too short shows as p > nw afterwards.
+ */
+static inline __attribute__((always_inline)) int
+run_whole_impl(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_t *wp,
+               hl__lanes_state_t *st, uint64_t s, uint64_t end, uint64_t lazy, uint8_t *sym,
+               uint64_t base)
+{
+    unsigned m = dt->max_len, rnd = hl__lanes_round(m), below = hl__lanes_refill_below(m);
+    uint32_t mask = (1u << m) - 1, *buf = st->buf, *cnt = st->cnt;
+    const uint32_t *entry = dt->entry;
+    uint64_t p = *wp;
+    for (; s < end; s++) {
+        if (s >= lazy || s % rnd == 0)
+            for (unsigned j = 0; j < HL__LANES; j++) {
+                uint32_t need = s < lazy ? below : HL__LANE_LEN(entry[buf[j] & mask]);
+                uint32_t take = cnt[j] < need, word = hl_load_le16(w + 2 * (p < nw ? p : nw - 1));
+                buf[j] |= (word & (0u - take)) << cnt[j];
+                cnt[j] += take * HL__LANE_WORD_BITS;
+                p += take;
+            }
+        uint8_t *o = sym + (s * HL__LANES - base);
+        for (unsigned j = 0; j < HL__LANES; j++) {
+            uint32_t e = entry[buf[j] & mask];
+            o[j] = (uint8_t)HL__LANE_SYM(e);
+            buf[j] >>= HL__LANE_LEN(e);
+            cnt[j] -= HL__LANE_LEN(e);
+        }
+    }
+    *wp = p;
+    return p > nw ? -1 : 0;
+}
+
+static int run_whole_c(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_t *wp,
+                       hl__lanes_state_t *st, uint64_t s, uint64_t end, uint64_t lazy,
+                       uint8_t *sym, uint64_t base)
+{
+    return run_whole_impl(dt, w, nw, wp, st, s, end, lazy, sym, base);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/*
+ * The AVX2 path's whole steps: eight groups of 8 lanes; a lookup is one vpgatherdd, a refill
+ * places the words of the lanes that take one with two pdep (4 lanes of 16 bits each: the
+ * expand AVX2 lacks). Runs while a round cannot pass the stream's end (64 words at most, and
+ * an 8-byte load reads at most 3 words past the last it takes: the tile's verbatim bytes and
+ * padding follow); the portable loop takes the rest.
+ */
+__attribute__((target("avx2,bmi,bmi2,popcnt"))) static void
+run_whole_avx2(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_t *wp,
+               hl__lanes_state_t *st, uint64_t *sp, uint64_t end, uint64_t lazy, uint8_t *sym)
+{
+    unsigned m = dt->max_len, rnd = hl__lanes_round(m);
+    const __m256i mask = _mm256_set1_epi32((int)((1u << m) - 1)), lenmask = _mm256_set1_epi32(31);
+    const __m256i below = _mm256_set1_epi32((int)hl__lanes_refill_below(m));
+    const __m256i sixteen = _mm256_set1_epi32(HL__LANE_WORD_BITS);
+    /* byte 0 of each dword of each 128-bit half into its low 4 bytes */
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1, -1, -1);
+    const int *entry = (const int *)dt->entry;
+    uint64_t p = *wp, s = *sp;
+    for (; s < end; s++) {
+        bool refill = s >= lazy || s % rnd == 0;
+        if (refill && p + HL__LANES > nw)
+            break;
+        for (unsigned g = 0; g < HL__LANES / 8; g++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(st->buf + 8 * g));
+            __m256i c = _mm256_loadu_si256((const __m256i *)(st->cnt + 8 * g));
+            if (refill) {
+                __m256i need = s < lazy ? below
+                                        : _mm256_and_si256(_mm256_i32gather_epi32(
+                                                               entry, _mm256_and_si256(b, mask), 4),
+                                                           lenmask);
+                __m256i take = _mm256_cmpgt_epi32(need, c);
+                unsigned k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(take));
+                uint64_t lo = _pdep_u64(k & 15u, 0x0001000100010001ull) * 0xffffu;
+                uint64_t hi = _pdep_u64(k >> 4, 0x0001000100010001ull) * 0xffffu;
+                uint64_t wlo = _pdep_u64(hl__load_le64(w + 2 * p), lo);
+                p += (unsigned)__builtin_popcount(k & 15u);
+                uint64_t whi = _pdep_u64(hl__load_le64(w + 2 * p), hi);
+                p += (unsigned)__builtin_popcount(k >> 4);
+                __m256i wv = _mm256_cvtepu16_epi32(_mm_set_epi64x((long long)whi, (long long)wlo));
+                b = _mm256_or_si256(b, _mm256_sllv_epi32(wv, c));
+                c = _mm256_add_epi32(c, _mm256_and_si256(take, sixteen));
+            }
+            __m256i e = _mm256_i32gather_epi32(entry, _mm256_and_si256(b, mask), 4);
+            __m256i len = _mm256_and_si256(e, lenmask);
+            b = _mm256_srlv_epi32(b, len);
+            c = _mm256_sub_epi32(c, len);
+            _mm256_storeu_si256((__m256i *)(st->buf + 8 * g), b);
+            _mm256_storeu_si256((__m256i *)(st->cnt + 8 * g), c);
+            __m256i sb = _mm256_shuffle_epi8(_mm256_srli_epi32(e, 23), pick);
+            __m128i s8 = _mm_unpacklo_epi32(_mm256_castsi256_si128(sb),
+                                            _mm256_extracti128_si256(sb, 1));
+            _mm_storel_epi64((__m128i *)(sym + s * HL__LANES + 8 * g), s8);
+        }
+    }
+    *wp = p;
+    *sp = s;
+}
+#endif
+
 /* Splits the payload; @return 0 or HL_EFORMAT. */
 static int parse(const hl_tensor_codec_t *tc, uint64_t len, uint64_t n, uint64_t *nw,
                  uint64_t *verb_off)
@@ -243,6 +372,16 @@ static int lanes_decode(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
         return HL_EFORMAT;
 #endif
     if (sym) {
+        uint64_t whole = n / HL__LANES, lazy = hl__lanes_lazy_from(n, hl__lanes_round(dt->max_len));
+        if (nw && s < whole) {
+#if defined(__x86_64__) && defined(__GNUC__)
+            if (path == HL__PATH_AVX2)
+                run_whole_avx2(dt, payload, nw, &wp, &st, &s, whole, lazy, sym);
+#endif
+            if (s < whole && run_whole_c(dt, payload, nw, &wp, &st, s, whole, lazy, sym, 0))
+                return HL_EFORMAT;
+            s = whole;
+        }
         if (run_c(dt, payload, nw, &wp, &st, s, n, sym, 0))
             return HL_EFORMAT;
     } else if (s * HL__LANES < n) {
