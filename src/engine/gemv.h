@@ -9,6 +9,10 @@
  * + 2, + 1), then the remaining columns are added in order with fused multiply-adds. bf16
  * and fp16 widen exactly to fp32 first (F16C's conversion quiets a signalling NaN, which
  * changes only the payload of a NaN result).
+ *
+ * Memory: bf16/f16 weights are taken to stream from memory (raw mode) and are prefetched
+ * ahead of the loads; fp32 weights are taken to be a cache-resident tile (the hot buffer)
+ * and are not.
  */
 #ifndef HL_ENGINE_GEMV_H
 #define HL_ENGINE_GEMV_H

@@ -17,7 +17,7 @@ typedef struct {
     const hl_tensor_t *t;
     uint64_t rows, cols;
     uint64_t row_bytes; /* source dtype bytes per row */
-    uint8_t *raw;       /* raw mode: rows * row_bytes source bytes (owned), else NULL */
+    uint8_t *raw;       /* raw mode: rows * row_bytes source bytes (in the model's arena) */
 } hl__weight_t;
 
 /*
@@ -53,6 +53,10 @@ struct hl_model_s {
     uint64_t max_tile_elems;    /* largest tile of any matrix: the hot buffer's floor */
     uint64_t weight_bytes, raw_bytes, n_params;
     bool raw;
+    /* raw mode: one anonymous mapping holding every matrix, in the order the forward pass
+     * reads them, backed by transparent huge pages where the kernel allows (model.c) */
+    uint8_t *arena;
+    size_t arena_len, arena_used;
 };
 
 struct hl_seq_s {
