@@ -27,6 +27,8 @@
  * arrive just before the connection turns idle: data counts as "after idle" only when it came
  * this much later. */
 #define HL__RECV_SLACK 0.25
+/* Seconds a new connection must have been silent before it may be closed to make room. */
+#define HL__EVICT_GRACE 1.0
 
 static hl_conn_t *hl__conn_of(struct MHD_Connection *conn)
 {
@@ -155,6 +157,18 @@ static bool hl__client_waiting(hl_daemon_t *d)
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
+/* May c be closed to make room? An idle keep-alive connection may (its client reconnects);
+ * a new connection only once it has been silent for a while: one whose head is arriving,
+ * or was just accepted with its bytes not read yet, is a client about to be served. */
+static bool hl__evictable(hl_conn_t *c)
+{
+    if (c->phase == HL_CONN_IDLE)
+        return true;
+    /* The kernel's last-receive time starts at the handshake, so time spent in the listen
+     * backlog counts: a flood connection accepted just now can go at once. */
+    return c->phase == HL_CONN_FRESH && hl__conn_quiet_for(c->mhd) >= HL__EVICT_GRACE;
+}
+
 bool hl__conns_enforce(hl_daemon_t *d)
 {
     if (!d->mhd)
@@ -191,14 +205,17 @@ bool hl__conns_enforce(hl_daemon_t *d)
             open--;
             continue;
         }
-        if ((c->phase == HL_CONN_FRESH || c->phase == HL_CONN_IDLE) &&
-            (!oldest_idle || c->t_mark < oldest_idle->t_mark))
+        if (!hl__evictable(c))
+            continue;
+        /* idle keep-alive connections go before silent new ones, oldest first */
+        if (!oldest_idle || (c->phase == HL_CONN_IDLE && oldest_idle->phase != HL_CONN_IDLE) ||
+            (c->phase == oldest_idle->phase && c->t_mark < oldest_idle->t_mark))
             oldest_idle = c;
     }
-    /* At the limit with a newcomer waiting: the connection that has waited longest without a
-     * request in progress makes room. Closing an idle keep-alive connection costs its client
-     * one reconnect (HTTP clients expect it); a connection that has not completed its head is
-     * what slow and idle-flood clients hold. Requests in progress are never cut. */
+    /* At the limit with a newcomer waiting: a connection without a request in progress makes
+     * room. Closing an idle keep-alive connection costs its client one reconnect (HTTP
+     * clients expect it); a connection that has sent nothing for a while is what idle-flood
+     * clients hold. Requests in progress, and heads still arriving, are never cut. */
     if (!d->draining && oldest_idle && open >= cfg->max_connections && hl__client_waiting(d)) {
         hl__conn_close(d, oldest_idle, "evicted_for_new_client", now - oldest_idle->t_mark);
         closed = true;

@@ -153,6 +153,7 @@ bool hl__conns_enforce(hl_daemon_t *d);
 
 typedef enum {
     HL_REQ_BODY = 0, /* receiving the body */
+    HL_REQ_ANSWER,   /* head in, no body: answered on the next access-handler call */
     HL_REQ_WAIT,     /* suspended: waiting for a model load or a non-streamed result */
     HL_REQ_STREAM,   /* streaming response queued */
     HL_REQ_REPLY,    /* a response is ready to queue on the next access-handler call */

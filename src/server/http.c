@@ -221,38 +221,41 @@ static bool hl__first_call(hl_req_t *r, const char *method, const char *url,
         }
         return false; /* the body comes in the next calls */
     }
+    /* A request without a body is answered on the next call: libmicrohttpd 0.9.75 closes the
+     * connection after a response queued in the first call (it cannot know yet that no body
+     * follows), which would defeat keep-alive for every GET. Refusals above stay immediate:
+     * closing after them is fine. */
+    r->state = HL_REQ_ANSWER;
+    return false;
+}
+
+/* GET/HEAD routes (no body), on the access handler's second call. */
+static enum MHD_Result hl__answer(hl_req_t *r, const char *method)
+{
+    hl_daemon_t *d = r->d;
+    hl_oai_error_t e;
     if (r->route.id == HL_ROUTE_BLOB || r->route.id == HL_ROUTE_MANIFEST) {
         hl_entry_t *m = hl__registry_find(d, r->route.model);
         if (!m || !m->dist) {
-            hl_oai_error_t e;
             hl_oai_error_model_not_found(&e, r->route.model);
-            *ret = hl__req_error(r, &e, true);
-            return true;
+            return hl__req_error(r, &e, true);
         }
         /* dist queues its own response (with its own counters); we count it as served */
         r->state = HL_REQ_DONE;
-        *ret = r->route.id == HL_ROUTE_BLOB ? hl_dist_handle_blob(d->dist, m->dist, r->conn, method)
-                                            : hl_dist_handle_manifest(d->dist, m->dist, r->conn,
-                                                                      method);
-        return true;
+        return r->route.id == HL_ROUTE_BLOB
+                   ? hl_dist_handle_blob(d->dist, m->dist, r->conn, method)
+                   : hl_dist_handle_manifest(d->dist, m->dist, r->conn, method);
     }
-    if (r->route.id == HL_ROUTE_ADMIN_PULL) {
+    if (r->route.id == HL_ROUTE_ADMIN_PULL) { /* GET ?model=ID: the pull's status */
         const char *id = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
-        if (strcmp(method, "GET") == 0) {
-            r->state = HL_REQ_DONE;
-            if (!id || !hl__registry_find(d, id)) {
-                hl_oai_error_t e;
-                hl_oai_error_model_not_found(&e, id ? id : "");
-                *ret = hl__req_error(r, &e, true);
-            } else {
-                *ret = hl_dist_handle_pull_status(d->dist, r->conn, id);
-            }
-            return true;
+        r->state = HL_REQ_DONE;
+        if (!id || !hl__registry_find(d, id)) {
+            hl_oai_error_model_not_found(&e, id ? id : "");
+            return hl__req_error(r, &e, true);
         }
-        return false;
+        return hl_dist_handle_pull_status(d->dist, r->conn, id);
     }
-    *ret = hl__handle_info(r);
-    return true;
+    return hl__handle_info(r);
 }
 
 /* POST /admin/models/pull with {"model": "<id>"}. */
@@ -311,6 +314,13 @@ static enum MHD_Result hl__access(void *cls, struct MHD_Connection *conn, const 
     switch (r->state) {
     case HL_REQ_REPLY:
         return hl__queue(r);
+    case HL_REQ_ANSWER:
+        if (*upload_data_size) { /* a body where none belongs: dropped */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        hl__conn_body_done(d, conn);
+        return hl__answer(r, method);
     case HL_REQ_BODY:
         break;
     default:
