@@ -98,6 +98,12 @@ static void test_eval_orders_damage(void **state)
     assert_true(r8.kl_p99 >= r8.kl_mean && r8.kl_max >= r8.kl_p99);
     assert_true(r8.top1 >= r4.top1);
     assert_true(fabs(r8.ppl_ref - r0.ppl_ref) < 1e-9); /* the same reference continuations */
+    /* disagreements are counted, not derived: they match top-1, near-ties are a subset */
+    assert_true(r0.n_disagree == 0 && r0.n_near_tie == 0);
+    assert_true(r4.n_disagree > 0); /* u4 per tensor: 68% agreement in docs/ENTROLLM.md */
+    assert_int_equal(r4.n_disagree, (size_t)llround((1 - r4.top1) * (double)r4.n_positions));
+    assert_int_equal(r8.n_disagree, (size_t)llround((1 - r8.top1) * (double)r8.n_positions));
+    assert_true(r4.n_near_tie <= r4.n_disagree && r8.n_near_tie <= r8.n_disagree);
     /* bad input: no prompts, too many tokens */
     assert_int_equal(hl_eval_run(e, ref, m8, prompts, 0, 16, &r8, &err), HL_EINVAL);
     assert_int_equal(hl_eval_run(e, ref, m8, prompts, 1, 100000, &r8, &err), HL_EINVAL);
