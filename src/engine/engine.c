@@ -10,7 +10,9 @@
  *     the mapping) and multiplies them against all activations in one pass;
  *   - raw f32/bf16/f16 weights (--raw): gemv.c reads them where they lie;
  *   - any other tile (f32 and q8_0 Huffman tiles, raw q8_0): decoded or widened to fp32 in
- *     the hot buffer, then one gemv per activation over it.
+ *     the hot buffer, then multiplied by gemv.c.
+ * Each route makes one pass over the tile for all activations (hl__fused_gemv,
+ * hl__gemv_multi), with register blocks of rows x activations.
  *
  * The decoded tile is consumed at once and overwritten by the next one, so decoded weights
  * stay in the worker's cache and the model stays compressed in RAM.
@@ -220,11 +222,10 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
          * other tiles are decoded (or widened) to fp32 in the hot buffer first. Every kernel
          * sums in gemv.h's order, so all routes give identical bits. */
         if (W->raw && hl__gemv_supports(W->t->dtype)) {
-            const uint8_t *tw = W->raw + row0 * W->row_bytes;
             w->bytes += nrows * W->row_bytes;
-            // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows)
-            for (size_t a = 0; a < job->n_act; a++)
-                hl__gemv(W->t->dtype, tw, nrows, W->cols, mv->x[a], mv->y[a] + row0);
+            // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
+            hl__gemv_multi(W->t->dtype, W->raw + row0 * W->row_bytes, nrows, W->cols,
+                           job->n_act, mv->x, mv->y, row0);
             continue;
         }
         if (!W->raw && job->e->fused && hl__fused_supports(&W->t->codec)) {
@@ -257,8 +258,7 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
                 w->rc = rc;
             continue;
         }
-        for (size_t a = 0; a < job->n_act; a++)
-            hl__gemv(HL_DTYPE_F32, w->hot, nrows, W->cols, mv->x[a], mv->y[a] + row0);
+        hl__gemv_multi(HL_DTYPE_F32, w->hot, nrows, W->cols, job->n_act, mv->x, mv->y, row0);
     }
 }
 

@@ -25,8 +25,7 @@
 
 bool hl__fused_supports(const hl_tensor_codec_t *tc)
 {
-    /* every non-RAW codec is a Huffman coding model that hl_tile_decode_split splits */
-    return tc->codec != HL_CODEC_RAW &&
+    return hl_codec_is_huf(tc->codec) &&
            (tc->dtype == HL_DTYPE_BF16 || tc->dtype == HL_DTYPE_F16);
 }
 

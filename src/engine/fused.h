@@ -25,7 +25,8 @@
 #include "huffllm/codec.h"
 
 /* True when the tiles of a tensor with this codec can go through hl__fused_gemv: Huffman
- * (any codec but RAW) bf16 or fp16 tiles, whose symbol and verbatim bytes are one byte each. */
+ * (hl_codec_is_huf: HUF or HUF_LANES) bf16 or fp16 tiles, whose symbol and verbatim bytes
+ * are one byte each. */
 bool hl__fused_supports(const hl_tensor_codec_t *tc);
 
 /*

@@ -4,8 +4,8 @@
  * weights, for every activation of a batch (so batch == single and compressed == raw), for
  * shapes that exercise the row blocks, the leftover rows, one row, the columns past the last
  * group of 16 and batches that are not a multiple of the activation block. The tiles go
- * through the real encoder and hl_tile_decode_split, so the layout the kernel assumes is the
- * codec's.
+ * through the real encoder (both Huffman layouts, HUF and HUF_LANES) and
+ * hl_tile_decode_split, so the layout the kernel assumes is the codec's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,12 +31,13 @@ static float uniform(uint64_t *s)
     return (float)next(s) / 2147483648.0f - 0.5f;
 }
 
-/* A weight with a realistic spread plus the awkward values: zeros of both signs,
+/* A weight with a realistic spread plus, when `odd`, the awkward values: zeros of both signs,
  * subnormals, tiny and large magnitudes (no Inf/NaN: their sums would differ only in NaN
- * payloads, which gemv.h leaves to the conversion instruction). */
-static float weight(uint64_t *s, hl_dtype_t t)
+ * payloads, which gemv.h leaves to the conversion instruction). The encoder keeps HUF_LANES
+ * for the realistic spread only (its short codes do not pay for a wide exponent range). */
+static float weight(uint64_t *s, hl_dtype_t t, bool odd)
 {
-    uint64_t k = next(s) % 64;
+    uint64_t k = odd ? next(s) % 64 : 4;
     if (k == 0)
         return 0.0f;
     if (k == 1)
@@ -54,8 +55,10 @@ typedef struct {
     hl_tensor_codec_t *tc;
 } tile_t;
 
-/* Encodes rows x cols random weights of t as one tile and splits it back. */
-static void make_tile(tile_t *tl, hl_dtype_t t, uint64_t rows, uint64_t cols, uint64_t *seed)
+/* Encodes rows x cols random weights of t as one tile of the given Huffman codec and splits
+ * it back. */
+static void make_tile(tile_t *tl, hl_dtype_t t, hl_codec_t codec, uint64_t rows, uint64_t cols,
+                      uint64_t *seed)
 {
     uint64_t n = rows * cols;
     tl->src = malloc(2 * n);
@@ -65,17 +68,26 @@ static void make_tile(tile_t *tl, hl_dtype_t t, uint64_t rows, uint64_t cols, ui
     assert_non_null(tl->sym);
     assert_non_null(tl->tc);
     for (uint64_t i = 0; i < n; i++) {
-        float f = weight(seed, t);
+        float f = weight(seed, t, codec == HL_CODEC_HUF);
         uint16_t h = t == HL_DTYPE_BF16 ? hl_f32_to_bf16(f) : hl_f32_to_f16(f);
         memcpy(tl->src + 2 * i, &h, 2);
     }
+    /* the codec of a tensor the tile is one of: the tile's symbols plus many alike (tiny
+     * tiles would otherwise be stored RAW, or not get the lanes layout) */
     uint64_t hist[HL_HUF_SYMBOLS] = {0};
     assert_int_equal(hl_codec_histogram(t, tl->src, n, hist), 0);
-    /* as if the tile were one of many alike: tiny tiles would otherwise be stored RAW */
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
-        hist[s] *= 4096;
-    assert_int_equal(hl_tensor_codec_init(tl->tc, t, hist, 4), 0);
-    assert_int_not_equal(tl->tc->codec, HL_CODEC_RAW);
+    enum { MORE = 1 << 16 };
+    uint8_t *more = malloc(2 * MORE);
+    assert_non_null(more);
+    for (uint64_t i = 0; i < MORE; i++) {
+        float f = weight(seed, t, codec == HL_CODEC_HUF);
+        uint16_t h = t == HL_DTYPE_BF16 ? hl_f32_to_bf16(f) : hl_f32_to_f16(f);
+        memcpy(more + 2 * i, &h, 2);
+    }
+    assert_int_equal(hl_codec_histogram(t, more, MORE, hist), 0);
+    free(more);
+    assert_int_equal(hl_tensor_codec_init_as(tl->tc, t, hist, 4, codec), 0);
+    assert_int_equal(tl->tc->codec, codec);
     assert_true(hl__fused_supports(tl->tc));
     uint64_t cap = hl_tile_bound(tl->tc, n), len;
     tl->payload = malloc(cap);
@@ -116,10 +128,11 @@ static void test_paths_match_gemv(void **state)
             for (uint64_t j = 0; j < cols; j++)
                 xs[a][j] = uniform(&seed) * 4.0f;
         }
-        for (size_t ti = 0; ti < 2; ti++) {
-            hl_dtype_t t = types[ti];
+        /* bf16 and fp16 HUF tiles, bf16 HUF_LANES tiles (the writer keeps fp16 in HUF) */
+        for (size_t ti = 0; ti < 3; ti++) {
+            hl_dtype_t t = types[ti % 2];
             tile_t tl;
-            make_tile(&tl, t, rows, cols, &seed);
+            make_tile(&tl, t, ti < 2 ? HL_CODEC_HUF : HL_CODEC_HUF_LANES, rows, cols, &seed);
             for (int p = HL__GEMV_C; p <= HL__GEMV_AVX512; p++) {
                 for (size_t a = 0; a < MAX_ACT; a++) {
                     for (uint64_t r = 0; r < ylen; r++)
@@ -212,7 +225,10 @@ static void test_supports(void **state)
     assert_false(hl__fused_supports(&tc));
     tc.dtype = HL_DTYPE_Q8_0;
     assert_false(hl__fused_supports(&tc));
+    tc.codec = HL_CODEC_HUF_LANES;
+    assert_false(hl__fused_supports(&tc));
     tc.dtype = HL_DTYPE_BF16;
+    assert_true(hl__fused_supports(&tc));
     tc.codec = HL_CODEC_RAW;
     assert_false(hl__fused_supports(&tc));
 }
