@@ -1,7 +1,7 @@
 /*
  * huffllm bench run: section 3 of BENCHMARKS.md. One model is loaded twice, compressed
  * (Huffman tiles decoded per product) and uncompressed (hl_model_opts_t.raw: the same engine
- * widening raw bf16 tiles), and generation is timed for each (threads, batch) row in the
+ * multiplying the raw bf16 weights where they lie), and generation is timed for each (threads, batch) row in the
  * order A B A B ... (A = compressed), each measurement `tokens` greedy steps of `batch`
  * sequences advancing together through hl_engine_step. Reported per row: medians of both
  * rates and of the paired ratio A/B (with its spread, the noise), by process CPU time and by
@@ -442,10 +442,17 @@ static void print_tables(const row_t *rows, size_t n_rows, const hl__bench_rates
            o->tokens, o->reps);
     printf("by CPU time: tokens x threads / process CPU seconds (the rate with `threads` "
            "cores to itself; for threads > 1 optimistic by the time workers wait at "
-           "barriers); limits from the rates above (tokens/s):\n");
-    printf("%-4s %5s %11s %12s %7s %13s | %11s %11s %-8s %11s | %s\n", "thr", "batch",
-           "compressed", "uncompressed", "ratio", "(min..max)", "lim uncomp", "lim comp",
-           "binds", "lim sgemv", "workers' time in decode/widen (A, B)");
+           "barriers); limits from the rates above (tokens/s): uncompressed = batch x read "
+           "bandwidth / bytes per step; compressed = the lower of the same over the payload "
+           "and the decode-rate ceiling (batch x threads x decode rate / weights per step, the "
+           "multiply not counted), which one binds; gemv = threads x fp32 gemv rate / weights "
+           "per step (a bound for each sequence of the batch); reach = uncompressed / its "
+           "limit; dec ceil = the decode-rate ceiling alone; r.ceil = compressed limit / "
+           "uncompressed limit, the best ratio these rates allow:\n");
+    printf("%-4s %5s %11s %12s %7s %13s | %11s %11s %-8s %11s | %5s %9s %6s | %s\n", "thr",
+           "batch", "compressed", "uncompressed", "ratio", "(min..max)", "lim uncomp",
+           "lim comp", "binds", "lim gemv", "reach", "dec ceil", "r.ceil",
+           "workers' time in decode/widen (A, B)");
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *row = &rows[i];
         row_rates_t rr;
@@ -467,10 +474,11 @@ static void print_tables(const row_t *rows, size_t n_rows, const hl__bench_rates
         printf("%-4u %5u %11.2f %12.2f %7.3f %13s | ", row->threads, row->batch, rr.comp,
                rr.raw, rr.ratio, range);
         if (hl__bench_limits(&in, &lim))
-            printf("%11s %11s %-8s %11s | ", "-", "-", "-", "-");
+            printf("%11s %11s %-8s %11s | %5s %9s %6s | ", "-", "-", "-", "-", "-", "-", "-");
         else
-            printf("%11.2f %11.2f %-8s %11.2f | ", lim.raw, lim.comp,
-                   lim.decode_binds ? "decode" : "bandw.", lim.compute);
+            printf("%11.2f %11.2f %-8s %11.2f | %4.0f%% %9.2f %6.3f | ", lim.raw, lim.comp,
+                   lim.decode_binds ? "decode" : "bandw.", lim.compute, 100 * rr.raw / lim.raw,
+                   lim.comp_decode, lim.ratio);
         printf("%.0f%%, %.0f%%\n", 100 * row_median(row, P_COMP, o->reps, tmp, 2),
                100 * row_median(row, P_RAW, o->reps, tmp, 2));
     }
@@ -578,7 +586,7 @@ static int measure_rates(run_t *r, hl_error_t *err)
     hl__bench_rater_describe(r->rater, desc, sizeof desc);
     printf("\nmachine rates, medians of %u, measured in this run (%s):\n", r->o.reps, desc);
     printf("%-7s %12s %19s %19s %19s\n", "threads", "read GB/s", "decode G w/s/thr",
-           "widen G w/s/thr", "sgemv G w/s/thr");
+           "raw G w/s/thr", "gemv G w/s/thr");
     size_t n = r->o.n_threads;
     double *v = calloc((size_t)r->o.reps * 4, sizeof *v);
     if (!v)

@@ -5,7 +5,8 @@
  *
  *   bench_run.c        the command: arguments, both models, A B A B timing, the tables
  *   bench_run_rates.c  the machine rates in the same run: read bandwidth, tile decode,
- *                      widening, sgemv from a hot tile; resident memory of a loaded model
+ *                      the raw path's product, gemv from a hot tile; resident memory of a
+ *                      loaded model
  *   bench_run_stats.c  pure arithmetic (lists, medians, limits), unit-tested
  */
 #ifndef HL_BENCH_BENCH_RUN_H
@@ -49,7 +50,7 @@ typedef struct {
     unsigned threads, batch;
     double bandwidth;      /* bytes/s read from RAM by `threads` threads together */
     double decode_rate;    /* weights/s per thread: Huffman tiles -> fp32 hot buffer */
-    double sgemv_rate;     /* weights/s per thread: fp32 sgemv on an L2-resident tile */
+    double sgemv_rate;     /* weights/s per thread: fp32 gemv (gemv.c) on an L2-resident tile */
     double weights_step;   /* weights multiplied per step (each weight once per step) */
     double raw_bytes_step; /* bytes read per step by the uncompressed path */
     double comp_bytes_step; /* compressed payload bytes read per step */
@@ -65,6 +66,8 @@ typedef struct {
     /* threads * sgemv rate / weights per step: each of the batch's sequences multiplies
      * every weight once, so this bound does not grow with the batch */
     double compute;
+    /* comp / raw: the best compressed/uncompressed ratio these rates allow */
+    double ratio;
 } hl__bench_limits_t;
 
 /* @return 0 or HL_EINVAL when an input is not positive and finite. */
@@ -76,8 +79,10 @@ int hl__bench_limits(const hl__bench_limit_in_t *in, hl__bench_limits_t *out);
 typedef struct {
     double bandwidth;   /* bytes/s, all threads together */
     double decode_rate; /* weights/s per thread */
-    double widen_rate;  /* weights/s per thread: raw source bytes -> fp32 (the raw path) */
-    double sgemv_rate;  /* weights/s per thread */
+    /* weights/s per thread of the raw path's work on the source bytes in RAM: gemv.c's
+     * product straight from bf16/f16/f32, or widening to fp32 for other dtypes */
+    double widen_rate;
+    double sgemv_rate;  /* weights/s per thread: fp32 gemv (gemv.c) on a cache-resident tile */
 } hl__bench_rates_t;
 
 typedef struct hl__bench_rater_s hl__bench_rater_t;
@@ -96,7 +101,7 @@ void hl__bench_rater_free(hl__bench_rater_t *r);
 /* Describes what is measured (tensors, weights, buffer size) on one line. */
 void hl__bench_rater_describe(const hl__bench_rater_t *r, char *buf, size_t len);
 
-/* One measurement of each rate with `threads` threads (order: read, decode, widen, sgemv);
+/* One measurement of each rate with `threads` threads (order: read, decode, raw, gemv);
  * the caller interleaves repetitions and takes medians. @return 0 or an HL_E* code. */
 int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, hl__bench_rates_t *out);
 

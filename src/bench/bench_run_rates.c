@@ -5,31 +5,37 @@
  *     beyond any cache), as a batch-1 step streams the weights once;
  *   - decode: every tile of the model's largest Huffman-coded matrices decoded into a
  *     per-thread fp32 buffer (the hot buffer of the engine), payloads read from the mapping;
- *   - widen: the same tiles widened from their source bytes in RAM (the raw path's work);
- *   - sgemv: OpenBLAS sgemv on one decoded tile that stays in cache (the multiply each tile
- *     gets after its decode, without the decode).
+ *   - raw: the uncompressed path's work on the same tiles' source bytes in RAM: gemv.c's
+ *     product straight from bf16/f16/f32 bytes (what the engine runs in raw mode), or
+ *     widening to fp32 for other dtypes;
+ *   - gemv: gemv.c's fp32 product on one decoded tile that stays in cache (the multiply
+ *     each tile gets after its decode, without the decode).
+ * The read buffer and the source bytes are in memory advised for transparent huge pages,
+ * as the engine's raw weights are (model.c), so both sides see the same page size.
  * Threads split each pass as the engine's workers do (thread k takes every n-th tile). Time
  * is per-thread CPU time by default (a machine shared with other jobs does not stretch it),
  * or wall time; a rate "per thread" is the work of all threads / n / mean thread time.
  */
 #include "config.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/bench_run.h"
+#include "engine/gemv.h"
 
 #define HL__MAX_RATE_THREADS 256
-/* sgemv pass: this many times the weights of the decode pass, so it lasts as long. */
+/* gemv pass: this many times the weights of the decode pass, so it lasts as long. */
 #define HL__SGEMV_PASSES 4
+#define HL__HUGE_PAGE ((size_t)2 << 20)
 
 typedef struct {
     const hl_tensor_t *t;
@@ -42,8 +48,9 @@ struct hl__bench_rater_s {
     const hl_hlm_t *h;
     rtile_t *tiles;
     size_t n_tiles, n_tensors;
-    uint64_t weights, payload, max_tile;
+    uint64_t weights, payload, max_tile, max_cols;
     uint8_t *src;        /* source bytes of the chosen tensors */
+    float *raw_x;        /* max_cols floats: the activation of the raw pass */
     uint64_t *words;     /* read-bandwidth buffer */
     size_t n_words;
     unsigned max_threads;
@@ -136,11 +143,15 @@ static void job_decode(hl__bench_rater_t *r, unsigned k, unsigned n)
     }
 }
 
-static void job_widen(hl__bench_rater_t *r, unsigned k, unsigned n)
+/* The raw engine's work per tile: the product from the source bytes where gemv.c reads the
+ * dtype (into the thread's buffer, as y), else the widening its hot buffer gets. */
+static void job_raw(hl__bench_rater_t *r, unsigned k, unsigned n)
 {
     for (size_t i = k; i < r->n_tiles; i += n) {
         const rtile_t *t = &r->tiles[i];
-        if (hl_widen_f32(t->t->dtype, t->src, t->n, r->buf[k]))
+        if (hl__gemv_supports(t->t->dtype))
+            hl__gemv(t->t->dtype, t->src, t->n / t->t->cols, t->t->cols, r->raw_x, r->buf[k]);
+        else if (hl_widen_f32(t->t->dtype, t->src, t->n, r->buf[k]))
             r->error = 1;
     }
 }
@@ -156,9 +167,8 @@ static void job_sgemv(hl__bench_rater_t *r, unsigned k, unsigned n)
     uint64_t calls = sgemv_calls(r);
     // W tile (rows, cols) @ x (cols,) -> y (rows,), the multiply after each tile decode
     for (uint64_t i = k; i < calls; i += n)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)r->gemv_rows, (blasint)r->gemv_cols,
-                    1.0f, r->gemv_w[k], (blasint)r->gemv_cols, r->gemv_x, 1, 0.0f,
-                    r->gemv_y[k], 1);
+        hl__gemv(HL_DTYPE_F32, r->gemv_w[k], r->gemv_rows, r->gemv_cols, r->gemv_x,
+                 r->gemv_y[k]);
 }
 
 int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, hl__bench_rates_t *out)
@@ -169,7 +179,7 @@ int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, hl__bench_ra
     int rc;
     if ((rc = run_rate(r, job_read, threads, &s[0])) ||
         (rc = run_rate(r, job_decode, threads, &s[1])) ||
-        (rc = run_rate(r, job_widen, threads, &s[2])) ||
+        (rc = run_rate(r, job_raw, threads, &s[2])) ||
         (rc = run_rate(r, job_sgemv, threads, &s[3])))
         return rc;
     if (r->error)
@@ -228,6 +238,21 @@ static float *floats(size_t n)
     return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
+/* `bytes` (> 0, overflow-checked by the caller) aligned to 2 MiB and advised for
+ * transparent huge pages (advisory: without THP the buffer keeps small pages); free(). */
+static void *huge_alloc(uint64_t bytes)
+{
+    if (bytes > SIZE_MAX - HL__HUGE_PAGE)
+        return NULL;
+    size_t len = ((size_t)bytes + HL__HUGE_PAGE - 1) / HL__HUGE_PAGE * HL__HUGE_PAGE;
+    void *p = aligned_alloc(HL__HUGE_PAGE, len);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        (void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 /* Decodes the source bytes of the chosen tensors and lists their tiles. */
 static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *err)
 {
@@ -237,7 +262,7 @@ static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *
             return hl_error_set(err, HL_EOVERFLOW, "bench run: tensors too large");
         n_tiles += ts[i]->n_tiles;
     }
-    r->src = malloc(src_bytes ? (size_t)src_bytes : 1);
+    r->src = huge_alloc(src_bytes ? src_bytes : 1);
     r->tiles = calloc(n_tiles, sizeof *r->tiles);
     if (!r->src || !r->tiles)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for %" PRIu64
@@ -260,6 +285,7 @@ static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *
                                     hl_strerror(rc));
             r->tiles[r->n_tiles++] = (rtile_t){t, k, nrows * t->cols, src};
             r->max_tile = HL_MAX(r->max_tile, nrows * t->cols);
+            r->max_cols = HL_MAX(r->max_cols, t->cols);
             r->payload += t->tiles[k].length;
         }
         r->weights += t->rows * t->cols;
@@ -302,10 +328,11 @@ static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *er
     r->gemv_w = calloc(r->max_threads, sizeof *r->gemv_w);
     r->gemv_y = calloc(r->max_threads, sizeof *r->gemv_y);
     r->gemv_x = floats((size_t)r->gemv_cols);
+    r->raw_x = floats((size_t)r->max_cols);
     r->words = bw_bytes / sizeof(uint64_t) <= SIZE_MAX / sizeof(uint64_t)
-                   ? malloc(HL_MAX(r->n_words, (size_t)1) * sizeof(uint64_t))
+                   ? huge_alloc(HL_MAX(r->n_words, (size_t)1) * sizeof(uint64_t))
                    : NULL;
-    if (!r->buf || !r->gemv_w || !r->gemv_y || !r->gemv_x || !r->words)
+    if (!r->buf || !r->gemv_w || !r->gemv_y || !r->gemv_x || !r->raw_x || !r->words)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for a %" PRIu64
                             "-byte read buffer and work buffers", bw_bytes);
     for (unsigned k = 0; k < r->max_threads; k++) {
@@ -321,6 +348,8 @@ static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *er
     }
     for (uint64_t i = 0; i < r->gemv_cols; i++)
         r->gemv_x[i] = (float)(i % 7) * 0.25f - 0.75f;
+    for (uint64_t i = 0; i < r->max_cols; i++)
+        r->raw_x[i] = (float)(i % 5) * 0.25f - 0.5f;
     /* written, so its pages are real memory and not the shared zero page */
     for (size_t i = 0; i < r->n_words; i++)
         r->words[i] = i * 0x9E3779B97F4A7C15ull;
@@ -335,9 +364,6 @@ int hl__bench_rater_create(const hl_model_t *m, uint64_t min_weights, uint64_t b
     if (max_threads == 0 || max_threads > HL__MAX_RATE_THREADS)
         return hl_error_set(err, HL_EINVAL, "bench run: %u threads (1..%d)", max_threads,
                             HL__MAX_RATE_THREADS);
-    /* OpenBLAS as the engine runs it (hl_engine_create does the same): one thread inside
-     * each caller, or a tile's sgemv would be split over OpenBLAS's own threads */
-    openblas_set_num_threads(1);
     hl__bench_rater_t *r = calloc(1, sizeof *r);
     if (!r)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
@@ -377,6 +403,7 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
     free(r->gemv_w);
     free(r->gemv_y);
     free(r->gemv_x);
+    free(r->raw_x);
     free(r->words);
     free(r->tiles);
     free(r->src);
@@ -386,8 +413,8 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
 void hl__bench_rater_describe(const hl__bench_rater_t *r, char *buf, size_t len)
 {
     snprintf(buf, len,
-             "read: %.0f MiB buffer; decode/widen: the %zu largest Huffman-coded matrices "
-             "(%.1f M weights in %zu tiles, payload %.3f bits/weight); sgemv: a %" PRIu64
+             "read: %.0f MiB buffer; decode/raw: the %zu largest Huffman-coded matrices "
+             "(%.1f M weights in %zu tiles, payload %.3f bits/weight); gemv: a %" PRIu64
              " x %" PRIu64 " tile of \"%s\"; %s time",
              (double)r->n_words * sizeof(uint64_t) / (1u << 20), r->n_tensors,
              (double)r->weights / 1e6, r->n_tiles, 8.0 * (double)r->payload / (double)r->weights,

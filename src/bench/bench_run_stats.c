@@ -103,5 +103,6 @@ int hl__bench_limits(const hl__bench_limit_in_t *in, hl__bench_limits_t *out)
     out->decode_binds = out->comp_decode <= out->comp_bw;
     out->comp = out->decode_binds ? out->comp_decode : out->comp_bw;
     out->compute = t * in->sgemv_rate / in->weights_step;
+    out->ratio = out->comp / out->raw;
     return 0;
 }
