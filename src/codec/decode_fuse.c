@@ -121,17 +121,6 @@ HL__AVX512_TARGET static void bf16_avx512(const uint8_t *sym, const uint8_t *ver
         bf16_avx2(sym + i, verb + i, n - i, dst + i);
 }
 
-HL__AVX512_TARGET static inline __m512i f16_f32_avx512(__m512i h)
-{
-    __m512i em = _mm512_and_si512(h, _mm512_set1_epi32(0x7fff));
-    __m512i sign = _mm512_slli_epi32(_mm512_xor_si512(h, em), 16);
-    __m512 scaled = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(em, 13)),
-                                  _mm512_castsi512_ps(_mm512_set1_epi32(239 << 23)));
-    __mmask16 big = _mm512_cmpgt_epi32_mask(em, _mm512_set1_epi32(0x7bff));
-    __m512i r = _mm512_or_si512(_mm512_castps_si512(scaled), sign);
-    return _mm512_mask_or_epi32(r, big, r, _mm512_set1_epi32(255 << 23));
-}
-
 HL__AVX512_TARGET static void f16_avx512(const uint8_t *sym, const uint8_t *verb, uint64_t n,
                                          float *dst)
 {
@@ -143,8 +132,8 @@ HL__AVX512_TARGET static void f16_avx512(const uint8_t *sym, const uint8_t *verb
         __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(verb + i + 16)));
         __m512i h0 = _mm512_or_si512(_mm512_slli_epi32(s0, 8), v0);
         __m512i h1 = _mm512_or_si512(_mm512_slli_epi32(s1, 8), v1);
-        _mm512_storeu_si512(dst + i, f16_f32_avx512(h0));
-        _mm512_storeu_si512(dst + i + 16, f16_f32_avx512(h1));
+        _mm512_storeu_si512(dst + i, hl__f16_to_f32_avx512(h0));
+        _mm512_storeu_si512(dst + i + 16, hl__f16_to_f32_avx512(h1));
     }
     if (i < n)
         f16_avx2(sym + i, verb + i, n - i, dst + i);

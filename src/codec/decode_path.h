@@ -50,7 +50,8 @@ int hl__tile_decode_f32_path(const hl_tensor_codec_t *tc, const void *payload, u
 int hl__lanes_decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                              uint64_t n, uint8_t *sym, const uint8_t **verb,
                              hl__decode_path_t path);
-/* Decodes a HUF_LANES tile straight to fp32 where a fused path exists (bf16 on AVX-512).
+/* Decodes a HUF_LANES tile straight to fp32 where a fused path exists (bf16, f16, q8_0 on
+ * AVX-512).
  * @return 0, HL_EFORMAT, or 1 when there is none (decode the symbols, then rebuild). */
 int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                          uint64_t n, float *dst, hl__decode_path_t path);
@@ -61,15 +62,31 @@ typedef struct {
 } hl__lanes_state_t;
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* Exact fp16 -> fp32 of 16 patterns in 32-bit lanes (the AVX-512 form of hl__f16_to_f32_sse2,
+ * shared by the rebuild, decode_fuse.c, and the lanes decoder's fused f16 sink). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m512i
+hl__f16_to_f32_avx512(__m512i h)
+{
+    __m512i em = _mm512_and_si512(h, _mm512_set1_epi32(0x7fff));
+    __m512i sign = _mm512_slli_epi32(_mm512_xor_si512(h, em), 16);
+    __m512 scaled = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(em, 13)),
+                                  _mm512_castsi512_ps(_mm512_set1_epi32(239 << 23)));
+    __mmask16 big = _mm512_cmpgt_epi32_mask(em, _mm512_set1_epi32(0x7bff));
+    __m512i r = _mm512_or_si512(_mm512_castps_si512(scaled), sign);
+    return _mm512_mask_or_epi32(r, big, r, _mm512_set1_epi32(255 << 23));
+}
+
 /*
  * The AVX-512 lanes decoder: from step 0 and an empty state, decodes every whole refill
  * round of the tile's whole steps, from the nw words at `words`: symbols into sym (when not
- * NULL), else bf16 weights into f32 (verbatim bytes `verb`). Leaves the state, the next step
+ * NULL), else weights of dtype t (bf16, f16 or q8_0) into f32 (verbatim bytes `verb`). Leaves the state, the next step
  * *s and the words taken *wp for the portable loop. @return 0, or -1 when the stream ran out
  * (a corrupted tile).
  */
-int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint8_t *words, uint64_t nw,
-                         const uint8_t *verb, uint64_t n, uint8_t *sym, float *f32,
+int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t, const uint8_t *words,
+                         uint64_t nw, const uint8_t *verb, uint64_t n, uint8_t *sym, float *f32,
                          hl__lanes_state_t *st, uint64_t *s, uint64_t *wp);
 #endif
 

@@ -276,7 +276,8 @@ static int run_whole_c(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw,
  */
 __attribute__((target("avx2,bmi,bmi2,popcnt"))) static void
 run_whole_avx2(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_t *wp,
-               hl__lanes_state_t *st, uint64_t *sp, uint64_t end, uint64_t lazy, uint8_t *sym)
+               hl__lanes_state_t *st, uint64_t *sp, uint64_t end, uint64_t lazy, uint8_t *sym,
+               uint64_t base)
 {
     unsigned m = dt->max_len, rnd = hl__lanes_round(m);
     const __m256i mask = _mm256_set1_epi32((int)((1u << m) - 1)), lenmask = _mm256_set1_epi32(31);
@@ -321,7 +322,7 @@ run_whole_avx2(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_
             __m256i sb = _mm256_shuffle_epi8(_mm256_srli_epi32(e, 23), pick);
             __m128i s8 = _mm_unpacklo_epi32(_mm256_castsi256_si128(sb),
                                             _mm256_extracti128_si256(sb, 1));
-            _mm_storel_epi64((__m128i *)(sym + s * HL__LANES + 8 * g), s8);
+            _mm_storel_epi64((__m128i *)(sym + (s * HL__LANES - base) + 8 * g), s8);
         }
     }
     *wp = p;
@@ -342,9 +343,30 @@ static int parse(const hl_tensor_codec_t *tc, uint64_t len, uint64_t n, uint64_t
     return 0;
 }
 
+/* Steps [s, ...) to the end of the tile: the whole ones by the AVX2 loop where the CPU has
+ * it, then (or else) by the portable one; the partial last step by run_c. Symbol of element
+ * i to sym[i - base]. @return 0 or -1. */
+static int finish(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint64_t *wp,
+                  hl__lanes_state_t *st, uint64_t s, uint64_t n, uint8_t *sym, uint64_t base,
+                  hl__decode_path_t path)
+{
+    uint64_t whole = n / HL__LANES, lazy = hl__lanes_lazy_from(n, hl__lanes_round(dt->max_len));
+    if (nw && s < whole) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (path != HL__PATH_C)
+            run_whole_avx2(dt, w, nw, wp, st, &s, whole, lazy, sym, base);
+#endif
+        if (s < whole && run_whole_c(dt, w, nw, wp, st, s, whole, lazy, sym, base))
+            return -1;
+        s = whole;
+    }
+    (void)path;
+    return run_c(dt, w, nw, wp, st, s, n, sym, base);
+}
+
 /*
- * The decoder: symbols into sym[0..n) (sym != NULL), or bf16 weights straight into f32[0..n)
- * (the SIMD path only; see hl__lanes_decode_f32). The SIMD decoder takes every whole round
+ * The decoder: symbols into sym[0..n) (sym != NULL), or bf16/f16/q8_0 weights straight into
+ * f32[0..n) (the SIMD path only; see hl__lanes_decode_f32). The SIMD decoder takes every whole round
  * it can; the portable loop finishes (or does everything on the C path).
  */
 static int lanes_decode(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
@@ -368,29 +390,21 @@ static int lanes_decode(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
     uint64_t s = 0, wp = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (path == HL__PATH_AVX512 &&
-        hl__lanes_run_avx512(dt, payload, nw, *verb, n, sym, f32, &st, &s, &wp))
+        hl__lanes_run_avx512(dt, tc->dtype, payload, nw, *verb, n, sym, f32, &st, &s, &wp))
         return HL_EFORMAT;
 #endif
     if (sym) {
-        uint64_t whole = n / HL__LANES, lazy = hl__lanes_lazy_from(n, hl__lanes_round(dt->max_len));
-        if (nw && s < whole) {
-#if defined(__x86_64__) && defined(__GNUC__)
-            if (path == HL__PATH_AVX2)
-                run_whole_avx2(dt, payload, nw, &wp, &st, &s, whole, lazy, sym);
-#endif
-            if (s < whole && run_whole_c(dt, payload, nw, &wp, &st, s, whole, lazy, sym, 0))
-                return HL_EFORMAT;
-            s = whole;
-        }
-        if (run_c(dt, payload, nw, &wp, &st, s, n, sym, 0))
+        if (finish(dt, payload, nw, &wp, &st, s, n, sym, 0, path))
             return HL_EFORMAT;
     } else if (s * HL__LANES < n) {
-        /* the SIMD path's last (partial) steps: symbols here, then the rebuild */
+        /* what the fused SIMD loop leaves (gather tables: the lazy steps; always the partial
+         * last step): symbols here, then the rebuild */
         uint8_t rest[(HL__LANES_LAZY + 3) * HL__LANES];
-        uint64_t first = s * HL__LANES;
-        if (n - first > sizeof rest || run_c(dt, payload, nw, &wp, &st, s, n, rest, first))
+        uint64_t first = s * HL__LANES, vfirst;
+        if (n - first > sizeof rest || finish(dt, payload, nw, &wp, &st, s, n, rest, first, path) ||
+            hl__verbatim_bytes(tc->dtype, first, &vfirst)) /* (q8_0: first is whole blocks) */
             return HL_EFORMAT;
-        hl__fuse_f32(tc->dtype, rest, *verb + first, n - first, f32 + first);
+        hl__fuse_f32(tc->dtype, rest, *verb + vfirst, n - first, f32 + first);
     }
     int bad = wp != nw;
     for (unsigned j = 0; j < HL__LANES; j++)
@@ -408,7 +422,8 @@ int hl__lanes_decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload
 int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                          uint64_t n, float *dst, hl__decode_path_t path)
 {
-    if (path != HL__PATH_AVX512 || tc->dtype != HL_DTYPE_BF16 || tc->dtable.single_symbol)
+    if (path != HL__PATH_AVX512 || tc->dtable.single_symbol ||
+        (tc->dtype != HL_DTYPE_BF16 && tc->dtype != HL_DTYPE_F16 && tc->dtype != HL_DTYPE_Q8_0))
         return 1;
     const uint8_t *verb;
     return lanes_decode(tc, payload, len, n, NULL, dst, &verb, path);

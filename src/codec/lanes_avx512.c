@@ -44,6 +44,8 @@ typedef struct {
 
 #define NO_REFILL(b, c) ((void)0)
 
+enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
+
 /* Decodes the step's 16 elements of one group into e (table entries). */
 #define LOOKUP(b, c, e)                                                                        \
     do {                                                                                       \
@@ -62,6 +64,24 @@ typedef struct {
         v_ = _mm512_shuffle_epi8(v_, vshuf);                                                   \
         _mm512_storeu_si512(f32 + base + 16 * (g),                                             \
                             _mm512_ternarylogic_epi32(e, v_, expmask, 0xe4));                  \
+    } while (0)
+
+/* f16: the high byte is the symbol (e >> 15 = symbol << 8), the low byte verbatim. */
+#define SINK_F16(e, g)                                                                         \
+    do {                                                                                       \
+        __m512i v_ = _mm512_cvtepu8_epi32(                                                     \
+            _mm_loadu_si128((const __m128i *)(verb + base + 16 * (g))));                       \
+        __m512i h_ = _mm512_or_si512(_mm512_srli_epi32(e, 15), v_);                            \
+        _mm512_storeu_si512(f32 + base + 16 * (g), hl__f16_to_f32_avx512(h_));                 \
+    } while (0)
+
+/* q8_0: (float)int8 * the block's scale (a step is two blocks: groups 0-1, 2-3), the same
+ * single rounding as the portable rebuild; the scale converted by the exact scalar code. */
+#define SINK_Q8(e, g)                                                                          \
+    do {                                                                                       \
+        __m512i q_ = _mm512_srai_epi32(_mm512_slli_epi32(e, 1), 24);                           \
+        _mm512_storeu_ps(f32 + base + 16 * (g),                                                \
+                         _mm512_mul_ps(_mm512_cvtepi32_ps(q_), (g) < 2 ? d0 : d1));            \
     } while (0)
 
 #define SINK_SYM(e, g)                                                                         \
@@ -129,11 +149,25 @@ typedef struct {
             LOOK(b1, c1, e1);                                                                  \
             LOOK(b2, c2, e2);                                                                  \
             LOOK(b3, c3, e3);                                                                  \
-            if (to_f32) {                                                                      \
+            if (sink == SINK_TO_BF16) {                                                        \
                 SINK_F32(e0, 0);                                                               \
                 SINK_F32(e1, 1);                                                               \
                 SINK_F32(e2, 2);                                                               \
                 SINK_F32(e3, 3);                                                               \
+            } else if (sink == SINK_TO_F16) {                                                  \
+                SINK_F16(e0, 0);                                                               \
+                SINK_F16(e1, 1);                                                               \
+                SINK_F16(e2, 2);                                                               \
+                SINK_F16(e3, 3);                                                               \
+            } else if (sink == SINK_TO_Q8) {                                                   \
+                const __m512 d0 = _mm512_set1_ps(                                              \
+                    hl_f16_to_f32(hl_load_le16(verb + 2 * (base / HL_Q8_0_BLOCK))));           \
+                const __m512 d1 = _mm512_set1_ps(                                              \
+                    hl_f16_to_f32(hl_load_le16(verb + 2 * (base / HL_Q8_0_BLOCK + 1))));       \
+                SINK_Q8(e0, 0);                                                                \
+                SINK_Q8(e1, 1);                                                                \
+                SINK_Q8(e2, 2);                                                                \
+                SINK_Q8(e3, 3);                                                                \
             } else {                                                                           \
                 SINK_SYM(e0, 0);                                                               \
                 SINK_SYM(e1, 1);                                                               \
@@ -146,7 +180,7 @@ typedef struct {
     return p
 
 HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
-rounds_gather(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt,
+rounds_gather(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt,
               unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
               uint8_t *sym, float *f32)
 {
@@ -155,7 +189,7 @@ rounds_gather(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t 
 }
 
 HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
-rounds_perm(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt,
+rounds_perm(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt,
             unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
             uint8_t *sym, float *f32)
 {
@@ -173,7 +207,7 @@ rounds_perm(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *d
 
 /* k lazy steps from step s. */
 HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
-lazy_perm(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
           const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
 {
     const uint8_t *lt = dt->info + HL__LANE_PERM_LEN, *sy = dt->info + HL__LANE_PERM_SYM;
@@ -190,38 +224,46 @@ lazy_perm(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_
 }
 
 /* One instance per (lookup, round length, sink): the loop bodies are fully specialized. */
+#define BY_SINK(F, ...)                                                                        \
+    switch (sink) {                                                                            \
+    case SINK_TO_BF16: return F(__VA_ARGS__, SINK_TO_BF16);                                    \
+    case SINK_TO_F16: return F(__VA_ARGS__, SINK_TO_F16);                                      \
+    case SINK_TO_Q8: return F(__VA_ARGS__, SINK_TO_Q8);                                        \
+    default: return F(__VA_ARGS__, SINK_TO_SYM);                                               \
+    }
+#define GATHER(rnd, sk) rounds_gather(rnd, sk, r, dt, max_len, p, k, s, verb, sym, f32)
+#define PERM(m, sk) rounds_perm(2, sk, r, dt, m, p, k, s, verb, sym, f32)
+#define LAZY(m, sk) lazy_perm(sk, r, dt, m, p, k, s, verb, sym, f32)
+
 HL__AVX512_TARGET static const uint8_t *
-rounds(unsigned rnd, bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+rounds(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
        const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
 {
-    if (rnd == 2)
-        return to_f32 ? rounds_gather(2, true, r, dt, max_len, p, k, s, verb, sym, f32)
-                      : rounds_gather(2, false, r, dt, max_len, p, k, s, verb, sym, f32);
-    return to_f32 ? rounds_gather(1, true, r, dt, max_len, p, k, s, verb, sym, f32)
-                  : rounds_gather(1, false, r, dt, max_len, p, k, s, verb, sym, f32);
+    if (rnd == 2) {
+        BY_SINK(GATHER, 2)
+    }
+    BY_SINK(GATHER, 1)
 }
 
 HL__VBMI_TARGET static const uint8_t *
-rounds_vbmi(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+rounds_vbmi(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
             const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
             float *f32)
 {
-    if (max_len == 8)
-        return to_f32 ? rounds_perm(2, true, r, dt, 8, p, k, s, verb, sym, f32)
-                      : rounds_perm(2, false, r, dt, 8, p, k, s, verb, sym, f32);
-    return to_f32 ? rounds_perm(2, true, r, dt, max_len, p, k, s, verb, sym, f32)
-                  : rounds_perm(2, false, r, dt, max_len, p, k, s, verb, sym, f32);
+    if (max_len == 8) {
+        BY_SINK(PERM, 8)
+    }
+    BY_SINK(PERM, max_len)
 }
 
 HL__VBMI_TARGET static const uint8_t *
-lazy_vbmi(bool to_f32, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+lazy_vbmi(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
           const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
 {
-    if (max_len == 8)
-        return to_f32 ? lazy_perm(true, r, dt, 8, p, k, s, verb, sym, f32)
-                      : lazy_perm(false, r, dt, 8, p, k, s, verb, sym, f32);
-    return to_f32 ? lazy_perm(true, r, dt, max_len, p, k, s, verb, sym, f32)
-                  : lazy_perm(false, r, dt, max_len, p, k, s, verb, sym, f32);
+    if (max_len == 8) {
+        BY_SINK(LAZY, 8)
+    }
+    BY_SINK(LAZY, max_len)
 }
 
 /* The stream as the rounds read it: straight from the payload while HL__ROUND_READ bytes
@@ -249,14 +291,18 @@ static uint64_t reader_units(reader_t *rd)
     return rd->p <= rd->tail_end; /* then it reads below tail + 2 * HL__ROUND_READ */
 }
 
-HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint8_t *words,
-                                           uint64_t nw, const uint8_t *verb, uint64_t n,
-                                           uint8_t *sym, float *f32, hl__lanes_state_t *st,
-                                           uint64_t *s, uint64_t *wp)
+HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t,
+                                           const uint8_t *words, uint64_t nw,
+                                           const uint8_t *verb, uint64_t n, uint8_t *sym,
+                                           float *f32, hl__lanes_state_t *st, uint64_t *s,
+                                           uint64_t *wp)
 {
     unsigned m = dt->max_len, rnd = hl__lanes_round(m);
     uint64_t lazy = hl__lanes_lazy_from(n, rnd), full = n / HL__LANES, step = 0;
-    bool to_f32 = f32 != NULL && !sym;
+    unsigned sink = sym ? SINK_TO_SYM
+                    : t == HL_DTYPE_BF16 ? SINK_TO_BF16
+                    : t == HL_DTYPE_F16  ? SINK_TO_F16
+                                         : SINK_TO_Q8;
     bool perm = m <= HL__LANE_PERM_BITS && __builtin_cpu_supports("avx512vbmi");
     reader_t rd;
     rd.p = words;
@@ -269,8 +315,8 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint
         uint64_t k = HL_MIN(reader_units(&rd), (lazy - step) / rnd);
         if (!k)
             return -1;
-        rd.p = perm ? rounds_vbmi(to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32)
-                    : rounds(rnd, to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        rd.p = perm ? rounds_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32)
+                    : rounds(rnd, sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
         step += k * rnd;
     }
     /* lazy whole steps: [lazy, full) (without VBMI the portable loop takes them) */
@@ -278,7 +324,7 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, const uint
         uint64_t k = HL_MIN(reader_units(&rd), full - step);
         if (!k)
             return -1;
-        rd.p = lazy_vbmi(to_f32, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        rd.p = lazy_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
         step += k;
     }
     if (rd.tail_src && rd.p > rd.tail_end)
