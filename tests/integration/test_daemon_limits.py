@@ -152,11 +152,13 @@ for s in flood:
     s.close()
 
 # ---- a reader that never reads: closed after send_timeout, generation cancelled ----
-# Top-5 logprobs of 32 choices make a stream of several MB: more than the socket buffers hold.
-big = {"model": "stories", "prompt": "Once", "max_tokens": 480, "n": 32, "stream": True,
-       "temperature": 1.0, "logprobs": 5}
+# 20 top logprobs per token of 32 chat choices: a stream of several MB within a few engine
+# steps, more than the socket buffers hold.
+big = {"model": "stories", "messages": [{"role": "user", "content": "Tell a story"}],
+       "max_tokens": 400, "n": 32, "stream": True, "temperature": 1.0, "logprobs": True,
+       "top_logprobs": 20}
 stalled = sock(rcvbuf=4096)
-stalled.sendall(post("/v1/completions", big))
+stalled.sendall(post("/v1/chat/completions", big))
 other = {}
 
 
@@ -174,7 +176,8 @@ t0 = time.time()
 cancelled = False
 # The socket buffers take about 4 MB first: on a loaded machine that is a while.
 while time.time() - t0 < 45:
-    if "send_timeout: the client did not read): generation cancelled" in d.log():
+    if "chat/completions: connection ended before the response was complete (send_timeout: " \
+       "the client did not read): generation cancelled" in d.log():
         cancelled = True
         break
     time.sleep(0.2)
