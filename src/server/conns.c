@@ -177,7 +177,6 @@ bool hl__conns_enforce(hl_daemon_t *d)
     double now = hl_now();
     bool closed = false;
     unsigned open = 0;
-    hl_conn_t *oldest_idle = NULL;
     for (hl_conn_t *c = d->conns; c; c = c->next) {
         if (c->closing)
             continue;
@@ -203,21 +202,26 @@ bool hl__conns_enforce(hl_daemon_t *d)
                            age);
             closed = true;
             open--;
-            continue;
         }
-        if (!hl__evictable(c))
-            continue;
-        /* idle keep-alive connections go before silent new ones, oldest first */
-        if (!oldest_idle || (c->phase == HL_CONN_IDLE && oldest_idle->phase != HL_CONN_IDLE) ||
-            (c->phase == oldest_idle->phase && c->t_mark < oldest_idle->t_mark))
-            oldest_idle = c;
     }
     /* At the limit with a newcomer waiting: a connection without a request in progress makes
      * room. Closing an idle keep-alive connection costs its client one reconnect (HTTP
      * clients expect it); a connection that has sent nothing for a while is what idle-flood
-     * clients hold. Requests in progress, and heads still arriving, are never cut. */
-    if (!d->draining && oldest_idle && open >= cfg->max_connections && hl__client_waiting(d)) {
-        hl__conn_close(d, oldest_idle, "evicted_for_new_client", now - oldest_idle->t_mark);
+     * clients hold. Requests in progress, and heads still arriving, are never cut. (The
+     * candidates are looked at only then: each costs a getsockopt.) */
+    if (d->draining || open < cfg->max_connections || !hl__client_waiting(d))
+        return closed;
+    hl_conn_t *victim = NULL;
+    for (hl_conn_t *c = d->conns; c; c = c->next) {
+        if (c->closing || !hl__evictable(c))
+            continue;
+        /* idle keep-alive connections go before silent new ones, oldest first */
+        if (!victim || (c->phase == HL_CONN_IDLE && victim->phase != HL_CONN_IDLE) ||
+            (c->phase == victim->phase && c->t_mark < victim->t_mark))
+            victim = c;
+    }
+    if (victim) {
+        hl__conn_close(d, victim, "evicted_for_new_client", now - victim->t_mark);
         closed = true;
     }
     return closed;
