@@ -1,8 +1,11 @@
 /*
  * Fuzz target: codec round trip. Any bytes, read as a tensor of the dtype chosen by byte 0
  * (mod HL_DTYPE_MAX + 1: f32/f16/bf16/q8_0/raw and the quantized dtypes) with the stream
- * count of byte 1 (its bit 7 forces the lanes layout on a Huffman-coded tensor), are encoded as one tile and must decode to the identical bytes; the fp32
- * decode, on every decoder path, must equal widening the source bytes, bit for bit.
+ * count of byte 1 (bits 0..3; bit 4 asks for HL_CODEC_HUF instead of the default choice,
+ * which takes the lanes layout for large bf16/f32 tensors and would leave HUF's fast loops
+ * to f16 and q8_0; bit 7 forces the lanes layout on a Huffman-coded tensor), are encoded as
+ * one tile and must decode to the identical bytes; the fp32 decode, on every decoder path,
+ * must equal widening the source bytes, bit for bit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     hl_dtype_t dtype = (hl_dtype_t)(data[0] % (HL_DTYPE_MAX + 1));
     uint32_t n_streams = 1 + data[1] % HL_TILE_MAX_STREAMS;
+    hl_codec_t huf = data[1] & HL_TILE_MAX_STREAMS ? HL_CODEC_HUF : HL_CODEC_DEFAULT;
     const uint8_t *src = data + HEAD;
     size_t avail = size - HEAD;
     /* As many whole blocks (an element, a q8_0 block, a quantization group) as fit. */
@@ -38,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hl_tensor_codec_t *tc = malloc(sizeof *tc);
     if (!tc)
         return 0;
-    if (hl_tensor_codec_init(tc, dtype, hist, n_streams) != 0)
+    if (hl_tensor_codec_init_as(tc, dtype, hist, n_streams, huf) != 0)
         abort(); /* every dtype and histogram has a codec (RAW at worst) */
     if (tc->codec == HL_CODEC_HUF && (data[1] & 0x80)) {
         /* the lanes layout with the same (12-bit limited) code, whatever the choice */
