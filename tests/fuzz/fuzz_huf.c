@@ -1,13 +1,14 @@
 /*
  * Fuzz target: the Huffman table reader and the tile decoders on fuzzed payloads.
  * Input: byte 0 dtype (mod HL_DTYPE_MAX + 1: every dtype, the quantized ones included),
- * byte 1 codec (bit 0: Huffman, then bit 7: the lanes layout) and stream count (bits 1..5), bytes 2-3 element count (little-endian,
- * rounded down to the dtype's block), 128 bytes of serialized code lengths, then the tile
- * payload. Decoders must reject or decode, never read or write out of bounds; a table that
- * reads back must serialize to the same bytes it was read from, modulo the canonical form
- * (re-reading the written form gives the same lengths). Every decoder path (C, AVX2,
- * AVX-512) must return the same code and bits; the fp32, byte and split decoders must
- * accept the same tiles, and agree with each other on what they decode.
+ * byte 1 codec (bit 0: Huffman, then bit 7: the lanes layout) and stream count (bits 1..5),
+ * bytes 2-3 element count (little-endian, rounded down to the dtype's block), 128 bytes of
+ * serialized code lengths, then the tile payload. Decoders must reject or decode, never read
+ * or write out of bounds; a table that reads back must serialize to the same bytes it was
+ * read from, modulo the canonical form (re-reading the written form gives the same lengths).
+ * Every decoder path (C, AVX2, AVX-512) must return the same code and bits; the fp32, byte
+ * and split decoders must accept the same tiles, and agree with each other on what they
+ * decode.
  */
 #include <stdint.h>
 #include <stdlib.h>
