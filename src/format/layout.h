@@ -37,6 +37,8 @@
  *          0 u32 name offset  4 u32 name length     (in the string table; names non-empty)
  *          8 u32 role offset 12 u32 role length     (length 0 = no role)
  *         16 u8 dtype 17 u8 codec 18 u8 n_streams 19 u8 n_dims
+ *            (codec: 0 RAW, 1 HUF: interleaved streams, 2 HUF_LANES: 64 lanes sharing one
+ *            word stream, src/codec/lanes.c; n_streams matters to HUF only)
  *         20 u32 source file index
  *         24 u64[4] shape (outermost first; unused dims 0)
  *         56 u64 rows per tile
@@ -51,7 +53,7 @@
  *         mode 0 (sparse): pairs (u8 symbol, LEB128 count > 0) in increasing symbol order,
  *         mode 1 (dense): 256 LEB128 counts;
  *         the counts sum to the element count (inspect's entropy bound needs no decoding);
- *      Huffman table (HUF codec only): u8 first, u8 last used symbol, then the code lengths
+ *      Huffman table (HUF and HUF_LANES codecs): u8 first, u8 last used symbol, then the code lengths
  *         of symbols first..last, 4 bits each, low nibble first (exponent tables use a short
  *         range of symbols, so this is a fraction of the 128-byte full table)
  *    then the string table (names are not NUL-terminated).
