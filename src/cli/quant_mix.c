@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/eval_prompts.h"
+#include "cli/progress.h"
 #include "cli/quant_opts.h"
 #include "engine/eval.h"
 
@@ -165,9 +166,12 @@ static int measure(const hl_source_t *src, cand_t *c, size_t n, unsigned g, cons
     if (rc == 0)
         rc = hl_engine_create(&eo, &e, err);
     size_t np = HL_MIN((size_t)HL_MIX_PROMPTS, hl_eval_n_default_prompts);
+    hl_cli_progress_t prog; /* a bar on a terminal: the probes take seconds each */
+    hl_cli_progress_init(&prog);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         hl_model_t *m = NULL;
         hl_eval_result_t r;
+        hl_cli_progress_cb(&prog, i, n, src->tensors[c[i].idx].name);
         rc = write_variant(src, &src->tensors[c[i].idx], g, dir, vpath, err);
         if (rc == 0)
             rc = hl_model_load(vpath, &mo, &m, err);
@@ -177,6 +181,7 @@ static int measure(const hl_source_t *src, cand_t *c, size_t n, unsigned g, cons
             c[i].kl = r.kl_mean;
         hl_model_free(m);
     }
+    hl_cli_progress_clear(&prog);
     hl_engine_free(e);
     hl_model_free(ref);
     if (vpath) {
