@@ -72,6 +72,7 @@ void hl_config_defaults(hl_config_t *c)
     c->keepalive_timeout = 10;
     c->send_timeout = 60;
     c->verify_interval = 0;
+    c->stream_buffer = 4u << 20;
     c->shutdown_timeout = 30;
     c->body_limit = 1u << 20;
     c->max_tokens = 4096;
@@ -329,6 +330,10 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
                          "verify_interval: expected 0 (off) or a duration such as 3600, 30m or "
                          "1h, got \"%s\"",
                          v);
+    } else if (strcmp(name, "stream_buffer") == 0) {
+        if (hl__cfg_size(p, name, v, &c->stream_buffer) == 0 &&
+            (c->stream_buffer < (64u << 10) || c->stream_buffer > (1u << 30)))
+            hl__cfg_fail(p, HL_ECONFIG, "stream_buffer: expected 64K to 1G, got \"%s\"", v);
     } else if (strcmp(name, "shutdown_timeout") == 0) {
         hl__cfg_secs(p, name, v, &c->shutdown_timeout);
     } else if (strcmp(name, "body_limit") == 0) {
@@ -351,7 +356,7 @@ static int hl__cfg_server(hl__cfg_parse_t *p, const char *name, const char *v)
                      "unknown key \"%s\" in [server]: expected listen, port, threads, hot_buffer, "
                      "memory_budget, max_connections, max_connections_per_ip, request_timeout, "
                      "header_timeout, keepalive_timeout, send_timeout, verify_interval, "
-                     "shutdown_timeout, body_limit, max_tokens, log_level, metrics_public or "
+                     "stream_buffer, shutdown_timeout, body_limit, max_tokens, log_level, metrics_public or "
                      "health_public",
                      name);
     }

@@ -3,7 +3,8 @@
  *
  *   [server]          listen, port, threads, hot_buffer, memory_budget, max_connections,
  *                     max_connections_per_ip, request_timeout, header_timeout,
- *                     keepalive_timeout, send_timeout, verify_interval, shutdown_timeout,
+ *                     keepalive_timeout, send_timeout, verify_interval, stream_buffer,
+ *                     shutdown_timeout,
  *                     body_limit, max_tokens, log_level, metrics_public, health_public
  *   [model.<id>]      path, pinned, context_length, chat_template, queue_length, max_batch,
  *                     upstream
@@ -68,6 +69,7 @@ typedef struct {
     double keepalive_timeout;  /* seconds an idle keep-alive connection is kept */
     double send_timeout;       /* seconds a response may make no progress (client not reading) */
     double verify_interval;    /* seconds between re-verifications of loaded models; 0 = off */
+    uint64_t stream_buffer;    /* bytes a stream may fall behind its client before it is cut */
     double shutdown_timeout;   /* seconds running generations get after SIGTERM */
     uint64_t body_limit;       /* bytes */
     uint32_t max_tokens;       /* upper bound on a request's max_tokens */

@@ -577,6 +577,16 @@ void hl__gen_deliver(hl_req_t *r)
             hl_sse_done(&r->q);
             r->stream_end = true;
         }
+        /* A client far behind its stream (not reading, or far too slow) would make the daemon
+         * hold everything generated for it: past stream_buffer bytes the generation is
+         * cancelled and the stream cut (the reader then ends the response with an error). */
+        size_t behind = hl_sse_queue_pending(&r->q);
+        if (!r->stream_end && behind > r->d->cfg->stream_buffer) {
+            hl_log_info("%s: the client is %zu bytes behind its stream (stream_buffer %llu): "
+                        "generation cancelled, connection closed",
+                        r->route.name, behind, (unsigned long long)r->d->cfg->stream_buffer);
+            hl__gen_dispose(r);
+        }
         hl__req_resume(r);
     } else if (all_done && r->state == HL_REQ_WAIT) {
         hl__finish_plain(r);

@@ -330,39 +330,66 @@ def slowloris(args, results, stop_at, idx):
 
 
 def stalled_reader(args, results, stop_at, idx):
-    """Asks for a long stream and reads none of it until the load ends; then drains what is
-    left and records whether the daemon had closed the connection (finished or timed out)."""
-    body = json.dumps({"model": args.model, "prompt": "Once upon a time", "stream": True,
-                       "max_tokens": args.stalled_tokens, "temperature": 1.0}).encode()
+    """Asks for a big stream (chat, --stalled-n choices with 20 top logprobs per token: more
+    than the socket buffers hold) with a 4 KiB receive window and reads nothing after the
+    status line until the load ends; retries while the daemon answers busy. Then drains:
+    a stream without its end means the daemon cut it (send_timeout)."""
+    body = json.dumps({"model": args.model,
+                       "messages": [{"role": "user", "content": "Tell me a story"}],
+                       "stream": True, "max_tokens": args.stalled_tokens, "n": args.stalled_n,
+                       "temperature": 1.0, "logprobs": True, "top_logprobs": 20}).encode()
     t0 = time.monotonic()
-    try:
-        s = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
-        s.settimeout(10)
-        s.connect((args.host, args.port))
-        s.sendall(request_bytes("POST", args.path, args.host, args.port, body, args.key))
-    except OSError as e:
-        results[idx] = ("connect failed", str(e))
-        return
+    busy = 0
+    while True:
+        try:
+            s = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect
+            s.settimeout(10)
+            s.connect((args.host, args.port))
+            s.sendall(request_bytes("POST", "/v1/chat/completions", args.host, args.port,
+                                    body, args.key))
+            head = s.recv(12)  # "HTTP/1.1 200"
+        except OSError as e:
+            results[idx] = ("stalled reader: connect failed", str(e))
+            return
+        status = head[9:12]
+        if status == b"200":
+            break
+        s.close()
+        busy += 1
+        if time.monotonic() >= stop_at:
+            results[idx] = ("stalled reader: only busy answers (%d)" % busy,
+                            round(time.monotonic() - t0, 1))
+            return
+        time.sleep(min(1.0, args.max_backoff))
+    # Nothing is read until the load ends. (Whether the daemon closed the connection cannot
+    # be seen earlier from this side: its FIN queues behind the unread data.)
     while time.monotonic() < stop_at:
-        time.sleep(0.5)
-    outcome, got = "still open 10 s after the load", 0
+        time.sleep(0.2)
+    got, tail, eof = 0, b"", False
     end = time.monotonic() + 10
     try:
         while time.monotonic() < end:
             s.settimeout(max(0.1, end - time.monotonic()))
             d = s.recv(1 << 20)
-            if d == b"":
-                outcome = "closed by the daemon"
+            if not d:
+                eof = True
                 break
             got += len(d)
+            tail = (tail + d)[-16:]
     except socket.timeout:
         pass
     except OSError:
-        outcome = "reset by the daemon"
+        eof = True
     s.close()
-    results[idx] = ("stalled reader: %s (%d bytes were waiting)" % (outcome, got),
-                    round(time.monotonic() - t0, 1))
+    if not eof:
+        outcome = "still open 10 s after the load"
+    elif tail.endswith(b"0\r\n\r\n"):
+        outcome = "the whole stream was buffered, then the connection closed"
+    else:
+        outcome = "cut by the daemon (send_timeout)"
+    results[idx] = ("stalled reader: %s (%d busy answers before; %d bytes were waiting)" %
+                    (outcome, busy, got), round(time.monotonic() - t0, 1))
 
 
 def connection_flood(args, n, pid):
@@ -435,8 +462,10 @@ def main():
                     help="seconds between header bytes of a slowloris connection")
     ap.add_argument("--stalled-readers", type=int, default=0,
                     help="clients that request a stream and never read it")
-    ap.add_argument("--stalled-tokens", type=int, default=400,
+    ap.add_argument("--stalled-tokens", type=int, default=480,
                     help="max_tokens a stalled reader asks for")
+    ap.add_argument("--stalled-n", type=int, default=16,
+                    help="choices (n) a stalled reader asks for (at most the model's max_batch)")
     ap.add_argument("--flood", type=int, default=0,
                     help="after the load, hold this many idle connections open at once")
     ap.add_argument("--flood-probe-timeout", type=float, default=5.0)

@@ -65,6 +65,7 @@ static void test_empty_gives_defaults(void **state)
     assert_true(c->keepalive_timeout == 10);
     assert_true(c->send_timeout == 60);
     assert_true(c->verify_interval == 0);
+    assert_int_equal(c->stream_buffer, 4u << 20);
     hl_config_free(c);
 }
 
@@ -154,6 +155,7 @@ static void test_errors_name_file_and_line(void **state)
         {"[server]\nkeepalive_timeout = soon\n", "test.conf:2: keepalive_timeout: expected a"},
         {"[server]\nsend_timeout = -5\n", "test.conf:2: send_timeout: expected a positive"},
         {"[server]\nverify_interval = -1\n", "test.conf:2: verify_interval: expected 0 (off)"},
+        {"[server]\nstream_buffer = 1K\n", "test.conf:2: stream_buffer: expected 64K to 1G"},
         {"[server]\nlog_level = loud\n", "test.conf:2: log_level: expected error, warn"},
         {"[server]\nmetrics_public = maybe\n", "test.conf:2: metrics_public: expected true or false"},
         {"[servre]\nport = 1\n", "test.conf:2: unknown section [servre]"},
