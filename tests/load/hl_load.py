@@ -387,7 +387,7 @@ def stalled_reader(args, results, stop_at, idx):
     elif tail.endswith(b"0\r\n\r\n"):
         outcome = "the whole stream was buffered, then the connection closed"
     else:
-        outcome = "cut by the daemon (send_timeout)"
+        outcome = "cut by the daemon (send_timeout or stream_buffer)"
     results[idx] = ("stalled reader: %s (%d busy answers before; %d bytes were waiting)" %
                     (outcome, busy, got), round(time.monotonic() - t0, 1))
 
