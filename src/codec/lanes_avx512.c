@@ -2,10 +2,13 @@
  * AVX-512 decoder of the lane-interleaved layout (lanes.c): the 64 lanes are four registers
  * of 16 32-bit buffers (and four of bit counts); one step decodes 64 consecutive elements.
  *
- * Per group of 16 lanes and step: mask the window, one vpgatherdd from the table (entry =
- * symbol << 23 | length: a bf16 exponent already in place), shift the buffers by the lengths
- * (vpsrlvd), subtract them from the counts; the bf16 rebuild is a byte shuffle of the
- * verbatim bytes and one ternary-logic select; then a 64-byte store.
+ * Per group of 16 lanes and step: the code lengths and symbols from the lanes' low bytes by
+ * vpermi2b (codes of at most 8 bits, AVX512-VBMI: LOOKUP_PERM) or one vpgatherdd from the
+ * table (entry = symbol << 23 | length: a bf16 exponent already in place), shift the buffers
+ * by the lengths (vpsrlvd), subtract them from the counts; then the sink: the symbols
+ * (vpmovdb, for hl_tile_decode_split) or the fp32 weights rebuilt in place (bf16: a byte
+ * shuffle of the verbatim bytes and one ternary-logic select; f16: the exact conversion;
+ * q8_0: int8 times the block's scale) and a 64-byte store.
  * Per group and refill round (every step for codes over 8 bits, every second one else):
  * compare the counts with the threshold (mask k), load 16 words widened to 32 bits, expand
  * them into the lanes of k (vpexpandd), shift each above its lane's bits, or them in, add 16
