@@ -123,6 +123,21 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
         LOOKUP_PERM(b, c, e);                                                                  \
     } while (0)
 
+/* The same with the gathered table (longer codes, or no VBMI). */
+#define LAZY_GATHER(b, c, e)                                                                   \
+    do {                                                                                       \
+        __m512i n_ = _mm512_and_si512(                                                         \
+            _mm512_i32gather_epi32(_mm512_and_si512(b, mask), (const void *)table, 4),         \
+            lenmask);                                                                          \
+        __mmask16 k_ = _mm512_cmpgt_epu32_mask(n_, c);                                         \
+        __m512i w_ = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));            \
+        w_ = _mm512_maskz_expand_epi32(k_, w_);                                                \
+        b = _mm512_or_si512(b, _mm512_sllv_epi32(w_, c));                                      \
+        c = _mm512_mask_add_epi32(c, k_, c, sixteen);                                          \
+        p += 2 * (unsigned)__builtin_popcount(k_);                                             \
+        LOOKUP(b, c, e);                                                                       \
+    } while (0)
+
 /* k refill rounds of `rnd` steps from step s; the pointer p advances. */
 #define ROUNDS_BODY(LOOK, REFILL)                                                              \
     const __m512i mask = _mm512_set1_epi32((int)((1u << max_len) - 1));                        \
@@ -226,6 +241,16 @@ lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned ma
     ROUNDS_BODY(LAZY_PERM, NO_REFILL);
 }
 
+HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
+lazy_gather(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+            const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
+            float *f32)
+{
+    const uint32_t *table = dt->entry;
+    const unsigned rnd = 1;
+    ROUNDS_BODY(LAZY_GATHER, NO_REFILL);
+}
+
 /* One instance per (lookup, round length, sink): the loop bodies are fully specialized. */
 #define BY_SINK(F, ...)                                                                        \
     switch (sink) {                                                                            \
@@ -237,6 +262,7 @@ lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned ma
 #define GATHER(rnd, sk) rounds_gather(rnd, sk, r, dt, max_len, p, k, s, verb, sym, f32)
 #define PERM(m, sk) rounds_perm(2, sk, r, dt, m, p, k, s, verb, sym, f32)
 #define LAZY(m, sk) lazy_perm(sk, r, dt, m, p, k, s, verb, sym, f32)
+#define LAZY_G(m, sk) lazy_gather(sk, r, dt, m, p, k, s, verb, sym, f32)
 
 HL__AVX512_TARGET static const uint8_t *
 rounds(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
@@ -257,6 +283,14 @@ rounds_vbmi(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned 
         BY_SINK(PERM, 8)
     }
     BY_SINK(PERM, max_len)
+}
+
+HL__AVX512_TARGET static const uint8_t *
+lazy_plain(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
+           const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
+           float *f32)
+{
+    BY_SINK(LAZY_G, max_len)
 }
 
 HL__VBMI_TARGET static const uint8_t *
@@ -322,12 +356,13 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t
                     : rounds(rnd, sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
         step += k * rnd;
     }
-    /* lazy whole steps: [lazy, full) (without VBMI the portable loop takes them) */
-    while (perm && step < full) {
+    /* lazy whole steps: [lazy, full) */
+    while (step < full) {
         uint64_t k = HL_MIN(reader_units(&rd), full - step);
         if (!k)
             return -1;
-        rd.p = lazy_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        rd.p = perm ? lazy_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32)
+                    : lazy_plain(sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
         step += k;
     }
     if (rd.tail_src && rd.p > rd.tail_end)
