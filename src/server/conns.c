@@ -209,7 +209,7 @@ bool hl__conns_enforce(hl_daemon_t *d)
      * clients expect it); a connection that has sent nothing for a while is what idle-flood
      * clients hold. Requests in progress, and heads still arriving, are never cut. (The
      * candidates are looked at only then: each costs a getsockopt.) */
-    if (d->draining || open < cfg->max_connections || !hl__client_waiting(d))
+    if (d->draining || open < d->conn_limit || !hl__client_waiting(d))
         return closed;
     hl_conn_t *victim = NULL;
     for (hl_conn_t *c = d->conns; c; c = c->next) {

@@ -326,6 +326,7 @@ struct hl_daemon_s {
     hl_conn_t *conns; /* open connections (conns.c) */
     hl_verifier_t verifier;
     unsigned extra_runs; /* MHD runs still due after conns.c shut a socket down */
+    unsigned conn_limit; /* max_connections MHD was started with (a SIGHUP cannot change it) */
     unsigned n_conns;
     bool draining;
     bool stopping;

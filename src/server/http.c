@@ -477,6 +477,7 @@ int hl__http_start(hl_daemon_t *d, hl_error_t *err)
     if (!d->mhd)
         return hl_error_set_errno(err, HL_EIO, errno, "cannot listen on %s port %u", host,
                                   (unsigned)port);
+    d->conn_limit = d->cfg->max_connections;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     d->bound_port = info ? info->port : port;
     info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
