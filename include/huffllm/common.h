@@ -195,14 +195,17 @@ int hl_atomic_commit(hl_atomic_file_t *f, hl_error_t *err);
 /* Removes the temporary file; safe to call after commit or on a zeroed struct. */
 void hl_atomic_abort(hl_atomic_file_t *f);
 /*
- * Removes temporary files of atomic writes (NAME.tmp.PID.N) left in `dir` by writers that no
- * longer exist (kill -9, power loss): only regular files whose PID is not a live process
- * (kill(PID, 0) fails with ESRCH), never this process's own. hl_atomic_open calls it for the
- * destination's directory. Writers in another PID namespace sharing the directory would look
- * dead: do not share output directories across containers. Errors are ignored (best effort).
- * @param removed (optional) number of files removed. @return 0, or HL_EIO if dir is unreadable.
+ * Removes the temporary files of atomic writes of `final_path` (FINAL.tmp.PID.N, beside it)
+ * left by writers that no longer exist (kill -9, power loss): only regular files whose PID
+ * is not a live process (kill(PID, 0) fails with ESRCH), never this process's own.
+ * hl_atomic_open calls it, so rerunning a killed write cleans up. Files of other names are
+ * never touched, even if they look alike: a user's file must not vanish because its name
+ * matched a pattern. Writers in another PID namespace sharing the directory would look dead:
+ * do not share output directories across containers. Best effort: unremovable files stay.
+ * @param removed (optional) number of files removed. @return 0, or HL_EIO if the directory
+ * is unreadable.
  */
-int hl_atomic_clean_stale(const char *dir, unsigned *removed);
+int hl_atomic_clean_stale(const char *final_path, unsigned *removed);
 
 /* A whole file mapped read-only. */
 typedef struct {

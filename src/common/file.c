@@ -49,19 +49,20 @@ static char *hl__dir_of(const char *path)
     return d;
 }
 
-/* The writer's PID of a temporary name "<final>.tmp.<pid>.<attempt>", or 0 if name is not one. */
-static long hl__tmp_pid(const char *name)
+/* The writer's PID of `name` if it is "<base>.tmp.<pid>.<attempt>" (the names
+ * hl_atomic_open makes for final name `base`), else 0. */
+static long hl__tmp_pid(const char *name, const char *base)
 {
-    const char *t = NULL;
-    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
-        t = p;
-    if (!t || t == name)
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0)
         return 0;
-    const char *s = t + 5;
+    const char *s = name + n + 5;
+    if (*s < '1' || *s > '9')
+        return 0;
     char *end;
     errno = 0;
     long pid = strtol(s, &end, 10);
-    if (s[0] < '1' || s[0] > '9' || errno || end == s || *end != '.' || pid <= 0)
+    if (errno || *end != '.' || pid <= 0)
         return 0;
     s = end + 1;
     if (*s < '0' || *s > '9')
@@ -72,22 +73,28 @@ static long hl__tmp_pid(const char *name)
     return pid;
 }
 
-int hl_atomic_clean_stale(const char *dir, unsigned *removed)
+int hl_atomic_clean_stale(const char *final_path, unsigned *removed)
 {
     if (removed)
         *removed = 0;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return HL_EIO;
-    DIR *dp = fdopendir(dfd);
-    if (!dp) {
-        close(dfd);
+    char *dir = hl__dir_of(final_path);
+    char *copy = strdup(final_path);
+    const char *base = copy ? basename(copy) : NULL;
+    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!dp || !base || !*base) {
+        if (!dp && dfd >= 0)
+            close(dfd);
+        if (dp)
+            closedir(dp);
+        free(dir);
+        free(copy);
         return HL_EIO;
     }
     long self = (long)getpid();
     struct dirent *de;
     while ((de = readdir(dp)) != NULL) {
-        long pid = hl__tmp_pid(de->d_name);
+        long pid = hl__tmp_pid(de->d_name, base);
         if (pid == 0 || pid == self || (pid_t)pid != pid)
             continue;
         /* EPERM means the process exists (another user's): only ESRCH is "gone". */
@@ -104,6 +111,8 @@ int hl_atomic_clean_stale(const char *dir, unsigned *removed)
         }
     }
     closedir(dp);
+    free(dir);
+    free(copy);
     return 0;
 }
 
@@ -123,10 +132,7 @@ int hl_atomic_open(hl_atomic_file_t *f, const char *final_path, bool overwrite, 
         return hl_error_set(err, HL_ENOMEM, "%s: out of memory", final_path);
     }
     /* Leftovers of writers killed earlier (kill -9 cannot clean up) go first. */
-    char *parent = hl__dir_of(final_path);
-    if (parent)
-        (void)hl_atomic_clean_stale(parent, NULL);
-    free(parent);
+    (void)hl_atomic_clean_stale(final_path, NULL);
     /* Same directory as the final name, so rename() is atomic. The name is
      * unique per process and attempt, and marked as temporary. */
     for (int attempt = 0; attempt < 100; attempt++) {

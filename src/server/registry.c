@@ -150,16 +150,9 @@ static int hl__entry_add(hl_daemon_t *d, const hl_model_conf_t *c)
     hl_error_t err;
     if (hl_dist_model_create(m->conf.id, m->conf.path, &m->dist, &err) != 0)
         hl_log_warn("model %s: blob/manifest endpoints unavailable: %s", m->conf.id, err.msg);
-    if (m->conf.upstream) {
-        /* Edge pulls write here: temporary files of a daemon killed earlier go now. */
-        char *dir = strdup(m->conf.path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (slash) {
-            *slash = '\0';
-            (void)hl_atomic_clean_stale(*dir ? dir : "/", NULL);
-        }
-        free(dir);
-    }
+    /* Temporary files of a compress or pull of this model killed earlier (best effort: the
+     * daemon may not own the directory). */
+    (void)hl_atomic_clean_stale(m->conf.path, NULL);
     if (m->conf.upstream && hl__file_missing(m->conf.path)) {
         hl_log_info("model %s: %s is missing; pulling it from the upstream", m->conf.id,
                     m->conf.path);

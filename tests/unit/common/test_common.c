@@ -164,70 +164,85 @@ static int hl__count_tmp(const char *dir)
     return n;
 }
 
-/* kill -9 leaves NAME.tmp.PID.N behind: the next atomic write to that directory removes it,
- * but never the temporary file of a writer still running, nor names that only look alike. */
+/* kill -9 leaves NAME.tmp.PID.N behind: the next atomic write of NAME removes it, but never
+ * the temporary file of a writer still running, nor files of other names that look alike. */
 static void test_atomic_stale_temp_files(void **state)
 {
     (void)state;
     char dir[] = "/tmp/hl_test_stale_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char a[100], b[100], c[100], lookalike[100], subdir[100];
+    char a[100], b[100], other[100], lookalike[100], subdir[100];
     snprintf(a, sizeof a, "%s/a.hlm", dir);
     snprintf(b, sizeof b, "%s/b.hlm", dir);
-    snprintf(c, sizeof c, "%s/c.hlm", dir);
     int ready[2], hold[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(hold), 0);
     pid_t dead = hl__writer_child(a, ready, hold);
-    pid_t live = hl__writer_child(b, ready, hold);
+    pid_t live = hl__writer_child(a, ready, hold); /* a second writer of the same name */
+    pid_t live_b = hl__writer_child(b, ready, hold);
     /* kill -9 the first writer mid-write */
     assert_int_equal(kill(dead, SIGKILL), 0);
     int status;
     assert_int_equal(waitpid(dead, &status, 0), dead);
     assert_true(WIFSIGNALED(status));
-    /* names that are not temporary files of ours, with the dead pid */
-    snprintf(lookalike, sizeof lookalike, "%s/notes.tmp.%ld.x", dir, (long)dead);
-    FILE *fp = fopen(lookalike, "w");
+    /* with the dead pid: a file of another name in the same pattern, a name that is not a
+     * temporary one, and a directory */
+    snprintf(other, sizeof other, "%s/notes.txt.tmp.%ld.0", dir, (long)dead);
+    snprintf(lookalike, sizeof lookalike, "%s/a.hlm.tmp.%ld.x", dir, (long)dead);
+    snprintf(subdir, sizeof subdir, "%s/b.hlm.tmp.%ld.1", dir, (long)dead);
+    FILE *fp = fopen(other, "w");
     assert_non_null(fp);
     fclose(fp);
-    snprintf(subdir, sizeof subdir, "%s/d.tmp.%ld.0", dir, (long)dead);
+    fp = fopen(lookalike, "w");
+    assert_non_null(fp);
+    fclose(fp);
     assert_int_equal(mkdir(subdir, 0755), 0);
-    assert_int_equal(hl__count_tmp(dir), 4);
+    assert_int_equal(hl__count_tmp(dir), 6);
 
-    /* The next atomic write in the directory cleans up the dead writer's file only. */
+    /* Rerunning the write of a.hlm removes the dead writer's file, nothing else. */
     hl_atomic_file_t f;
     hl_error_t err;
-    assert_int_equal(hl_atomic_open(&f, c, false, &err), 0);
-    char dead_tmp[400], live_tmp[400];
+    assert_int_equal(hl_atomic_open(&f, a, true, &err), 0);
+    char dead_tmp[200], live_tmp[200], live_b_tmp[200];
     snprintf(dead_tmp, sizeof dead_tmp, "%s.tmp.%ld.0", a, (long)dead);
-    snprintf(live_tmp, sizeof live_tmp, "%s.tmp.%ld.0", b, (long)live);
+    snprintf(live_tmp, sizeof live_tmp, "%s.tmp.%ld.0", a, (long)live);
+    snprintf(live_b_tmp, sizeof live_b_tmp, "%s.tmp.%ld.0", b, (long)live_b);
     struct stat st;
     assert_int_not_equal(stat(dead_tmp, &st), 0);
     assert_int_equal(stat(live_tmp, &st), 0);
+    assert_int_equal(stat(live_b_tmp, &st), 0);
+    assert_int_equal(stat(other, &st), 0);
     assert_int_equal(stat(lookalike, &st), 0);
     assert_int_equal(stat(subdir, &st), 0);
     /* our own open temporary file is never touched either */
     unsigned removed = 99;
-    assert_int_equal(hl_atomic_clean_stale(dir, &removed), 0);
+    assert_int_equal(hl_atomic_clean_stale(a, &removed), 0);
     assert_int_equal(removed, 0);
     assert_int_equal(stat(f.tmp_path, &st), 0);
     assert_int_equal(hl_atomic_commit(&f, &err), 0);
 
-    /* once the second writer is gone too, its file goes */
+    /* once the other writers are gone too, their files go (each by its own name) */
     assert_int_equal(kill(live, SIGKILL), 0);
     assert_int_equal(waitpid(live, &status, 0), live);
-    assert_int_equal(hl_atomic_clean_stale(dir, &removed), 0);
+    assert_int_equal(kill(live_b, SIGKILL), 0);
+    assert_int_equal(waitpid(live_b, &status, 0), live_b);
+    assert_int_equal(hl_atomic_clean_stale(a, &removed), 0);
     assert_int_equal(removed, 1);
     assert_int_not_equal(stat(live_tmp, &st), 0);
-    char missing[320];
-    snprintf(missing, sizeof missing, "%s/nope", dir);
+    assert_int_equal(hl_atomic_clean_stale(b, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_int_not_equal(stat(live_b_tmp, &st), 0);
+    assert_int_equal(stat(subdir, &st), 0); /* a directory is never removed */
+    char missing[200];
+    snprintf(missing, sizeof missing, "%s/nope/x.hlm", dir);
     assert_int_equal(hl_atomic_clean_stale(missing, NULL), HL_EIO);
 
     close(ready[0]);
     close(ready[1]);
     close(hold[0]);
     close(hold[1]);
-    unlink(c);
+    unlink(a);
+    unlink(other);
     unlink(lookalike);
     rmdir(subdir);
     assert_int_equal(rmdir(dir), 0);
