@@ -56,9 +56,19 @@ typedef enum {
     HL_DTYPE_QU4_G128 = 10,
     HL_DTYPE_QU8_G64 = 11,
     HL_DTYPE_QU4_G64 = 12,
+    /* u4 codes coded in pairs: two codes per byte (low nibble = the even weight of the pair),
+     * the byte being the Huffman symbol (256 symbols instead of 16: the pair's joint
+     * distribution is closer to what a whole-bit code can reach). The source layout is plain
+     * packed uint4 with the same scales: per tensor n/2 bytes; per group of G weights blocks
+     * of [fp16 scale][u8 zero][G/2 bytes]. Every row holds an even number of weights. A
+     * tile of n weights has n/2 symbols (hl_codec_symbol_count). */
+    HL_DTYPE_QP4 = 13,
+    HL_DTYPE_QP4_G32 = 14,
+    HL_DTYPE_QP4_G64 = 15,
+    HL_DTYPE_QP4_G128 = 16,
 } hl_dtype_t;
 /* The largest dtype value a reader accepts. */
-#define HL_DTYPE_MAX HL_DTYPE_QU4_G64
+#define HL_DTYPE_MAX HL_DTYPE_QP4_G128
 
 /* Codecs. Values are stored in .hlm files: never renumber. */
 typedef enum {
@@ -150,11 +160,16 @@ typedef struct {
     float q_scale, q_zero;
 } hl_tensor_codec_t;
 
+/* Huffman symbols of n_elems elements: n_elems, or n_elems / 2 for the u4 pair dtypes
+ * (which refuse an odd n_elems). Histograms of a tensor sum to this. @return 0 or HL_EINVAL. */
+int hl_codec_symbol_count(hl_dtype_t t, uint64_t n_elems, uint64_t *out);
+
 /* Adds the symbols of `n_elems` elements (source bytes) to `hist`. Not for RAW. */
 int hl_codec_histogram(hl_dtype_t t, const void *src, uint64_t n_elems,
                        uint64_t hist[HL_HUF_SYMBOLS]);
 
-/* Writes the symbols of elements [first, first + count) of source bytes `src` to out[count]:
+/* Writes the symbols of elements [first, first + count) of source bytes `src` to out[count]
+ * (pair dtypes: first and count even, count / 2 symbols written):
  * the byte-grouped stream the coding model Huffman-codes (exponents of bf16/f32, high bytes
  * of f16, int8 values of q8_0, element i of q8_0 being weight i%32 of block i/32).
  * @return 0 or HL_EINVAL (RAW dtype). */

@@ -12,6 +12,8 @@ static const char *const dtype_names[] = {
     [HL_DTYPE_QU8] = "qu8", [HL_DTYPE_QU4] = "qu4", [HL_DTYPE_QU8_G32] = "qu8g32",
     [HL_DTYPE_QU4_G32] = "qu4g32", [HL_DTYPE_QU8_G128] = "qu8g128", [HL_DTYPE_QU4_G128] = "qu4g128",
     [HL_DTYPE_QU8_G64] = "qu8g64", [HL_DTYPE_QU4_G64] = "qu4g64",
+    [HL_DTYPE_QP4] = "qp4", [HL_DTYPE_QP4_G32] = "qp4g32", [HL_DTYPE_QP4_G64] = "qp4g64",
+    [HL_DTYPE_QP4_G128] = "qp4g128",
 };
 
 const char *hl_dtype_name(hl_dtype_t t)

@@ -283,23 +283,40 @@ void hl__fuse_bytes(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
     }
 }
 
+int hl_codec_symbol_count(hl_dtype_t t, uint64_t n_elems, uint64_t *out)
+{
+    if (!out || (unsigned)t > HL_DTYPE_MAX)
+        return HL_EINVAL;
+    if (!hl_quant_is_pair(t)) {
+        *out = n_elems;
+        return 0;
+    }
+    if (n_elems % 2)
+        return HL_EINVAL;
+    *out = n_elems / 2;
+    return 0;
+}
+
 int hl_codec_symbols(hl_dtype_t t, const void *src, uint64_t first, uint64_t count, uint8_t *out)
 {
-    if (t == HL_DTYPE_RAW || (unsigned)t > HL_DTYPE_MAX || ((!src || !out) && count))
+    uint64_t s_first, s_count;
+    if (t == HL_DTYPE_RAW || (unsigned)t > HL_DTYPE_MAX || ((!src || !out) && count) ||
+        hl_codec_symbol_count(t, first, &s_first) || hl_codec_symbol_count(t, count, &s_count))
         return HL_EINVAL;
-    hl__symbols_extract(t, src, first, count, out);
+    hl__symbols_extract(t, src, s_first, s_count, out);
     return 0;
 }
 
 int hl_codec_histogram(hl_dtype_t t, const void *src, uint64_t n_elems,
                        uint64_t hist[HL_HUF_SYMBOLS])
 {
-    uint64_t vb;
-    if (!hist || (!src && n_elems) || hl__verbatim_bytes(t, n_elems, &vb))
+    uint64_t vb, n;
+    if (!hist || (!src && n_elems) || hl_codec_symbol_count(t, n_elems, &n) ||
+        hl__verbatim_bytes(t, n, &vb))
         return HL_EINVAL;
     uint8_t buf[4096];
-    for (uint64_t i = 0; i < n_elems; i += sizeof buf) {
-        uint64_t k = HL_MIN(sizeof buf, n_elems - i);
+    for (uint64_t i = 0; i < n; i += sizeof buf) {
+        uint64_t k = HL_MIN(sizeof buf, n - i);
         hl__symbols_extract(t, src, i, k, buf);
         for (uint64_t j = 0; j < k; j++)
             hist[buf[j]]++;

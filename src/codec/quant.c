@@ -122,13 +122,32 @@ int hl_quant_choose(const float *x, uint64_t n, unsigned bits, bool fp16_scale,
     return 0;
 }
 
+/* The codes of x[0..n) at out: one per byte, or (pair dtypes, n even) two per byte, the
+ * even weight in the low nibble, staged through the stack. */
+static void emit_codes(bool pair, const float *x, uint64_t n, unsigned bits,
+                       const hl_qparams_t *p, uint8_t *out)
+{
+    if (!pair) {
+        hl_quant_codes(x, n, bits, p, out);
+        return;
+    }
+    uint8_t buf[256];
+    for (uint64_t i = 0; i < n; i += sizeof buf) {
+        uint64_t k = HL_MIN(sizeof buf, n - i);
+        hl_quant_codes(x + i, k, bits, p, buf);
+        for (uint64_t j = 0; j < k; j += 2)
+            out[(i + j) / 2] = (uint8_t)(buf[j] | buf[j + 1] << 4);
+    }
+}
+
 int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t cols, uint8_t *out,
                        hl_quant_stats_t *stats)
 {
     unsigned bits = hl_quant_bits(t), g = hl_quant_group(t);
+    bool pair = hl_quant_is_pair(t);
     uint64_t n;
     if (!bits || !stats || !hl_mul_ok(rows, cols, &n) || ((!x || !out) && n) ||
-        (g && cols % g))
+        (g && cols % g) || (pair && cols % 2))
         return HL_EINVAL;
     memset(stats, 0, sizeof *stats);
     stats->n = n;
@@ -136,7 +155,7 @@ int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t col
         int rc = hl_quant_choose(x, n, bits, false, &stats->tensor);
         if (rc)
             return rc;
-        hl_quant_codes(x, n, bits, &stats->tensor, out);
+        emit_codes(pair, x, n, bits, &stats->tensor, out);
         stats->groups = 1;
         stats->asym_groups = stats->tensor.scheme == HL_QSCHEME_ASYM;
         stats->sse = stats->tensor.sse;
@@ -147,10 +166,10 @@ int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t col
         int rc = hl_quant_choose(x + b * g, g, bits, true, &p);
         if (rc)
             return rc;
-        uint8_t *blk = out + b * (g + 3);
+        uint8_t *blk = out + b * ((pair ? g / 2 : g) + 3);
         hl_store_le16(blk, hl_f32_to_f16(p.scale)); /* exact: p.scale is fp16-rounded */
         blk[2] = (uint8_t)p.zero;
-        hl_quant_codes(x + b * g, g, bits, &p, blk + 3);
+        emit_codes(pair, x + b * g, g, bits, &p, blk + 3);
         stats->groups++;
         stats->asym_groups += p.scheme == HL_QSCHEME_ASYM;
         stats->sse += p.sse;

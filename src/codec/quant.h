@@ -26,9 +26,14 @@
 
 typedef enum { HL_QSCHEME_SYM = 0, HL_QSCHEME_ASYM = 1 } hl_qscheme_t;
 
-/* True for HL_DTYPE_QU8 .. HL_DTYPE_QU4_G128. */
+/* True for HL_DTYPE_QU8 .. HL_DTYPE_QU4_G64 and the u4 pair dtypes HL_DTYPE_QP4*. */
 bool hl_dtype_is_quant(hl_dtype_t t);
-/* Code width (8 or 4) and group size (0 = per tensor) of a quantized dtype; 0 otherwise. */
+/* True for the u4 pair dtypes (two codes per symbol byte, codec.h). */
+bool hl_quant_is_pair(hl_dtype_t t);
+/* The u4 pair dtype for group (0|32|64|128). @return 0 or HL_EINVAL. */
+int hl_quant_pair_dtype(unsigned group, hl_dtype_t *out);
+/* Code width (8 or 4) and group size in weights (0 = per tensor) of a quantized dtype; 0
+ * otherwise. */
 unsigned hl_quant_bits(hl_dtype_t t);
 unsigned hl_quant_group(hl_dtype_t t);
 /* The quantized dtype for bits (8|4) and group (0|32|64|128). @return 0 or HL_EINVAL. */
@@ -70,7 +75,9 @@ typedef struct {
 /*
  * Quantizes a rows x cols fp32 tensor into the source layout of dtype `t` (a quantized
  * dtype): out holds hl_dtype_bytes(t, rows * cols) bytes. Grouped dtypes need cols to be a
- * multiple of the group. @return 0, HL_EINVAL (shape, non-finite values).
+ * multiple of the group, pair dtypes an even cols (pairs never straddle rows). A pair dtype
+ * gets exactly the codes of its single-code u4 twin, packed two per byte.
+ * @return 0, HL_EINVAL (shape, non-finite values).
  */
 int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t cols, uint8_t *out,
                        hl_quant_stats_t *stats);
@@ -80,7 +87,9 @@ int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t col
 int hl_quant_widen_f32(const hl_tensor_codec_t *tc, hl_dtype_t t, const void *src, uint64_t n,
                        float *dst);
 
-/* ---- the coding model of the quantized dtypes (used by model.c / tile_decode.c) ---- */
+/* ---- the coding model of the quantized dtypes (used by model.c / tile_decode.c) ----
+ * n counts symbols here (for pair dtypes half the weights), except in hl__quant_dtype_bytes
+ * and hl_quant_widen_f32, which count weights like hl_dtype_bytes. */
 int hl__quant_verbatim_bytes(hl_dtype_t t, uint64_t n, uint64_t *out);
 void hl__quant_symbols_extract(hl_dtype_t t, const uint8_t *src, uint64_t first, uint64_t count,
                                uint8_t *out);

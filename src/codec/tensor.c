@@ -3,6 +3,7 @@
  * tensor's symbol histogram, and rebuilding the tables of a stored tensor.
  */
 #include "codec/codec_internal.h"
+#include "codec/quant.h"
 
 /* Tiles the RAW/HUF rule assumes when it charges per-tile overhead (the container's default
  * tile size); a guess only affects tensors whose saving is marginal anyway. */
@@ -20,7 +21,7 @@
  */
 #define HL__LANES_SHORT_BITS 8
 #define HL__LANES_FILL_BYTES 60.0
-#define HL__LANES_MAX_COST 0.01
+#define HL__LANES_MAX_COST 0.0075
 /*
  * Wide alphabets (f16 high bytes ~5.5 bits, q8_0 values ~7.5 bits) fit one or two codes in a
  * HUF lookup, so the lanes layout with their 12-bit code (vpgatherdd lookups) wins even so:
@@ -109,7 +110,11 @@ int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
     if (rc)
         return rc;
     uint64_t coded_bits = hl_huf_cost_bits(hist, &lengths), raw_bytes;
-    if (coded_bits == UINT64_MAX || hl_dtype_bytes(t, n, &raw_bytes))
+    /* n counts symbols; the source bytes are those of the weights (2 per u4 pair symbol) */
+    uint64_t n_weights = n;
+    if (hl_quant_is_pair(t) && !hl_mul_ok(n, 2, &n_weights))
+        return HL_EOVERFLOW;
+    if (coded_bits == UINT64_MAX || hl_dtype_bytes(t, n_weights, &raw_bytes))
         return HL_EOVERFLOW;
     uint64_t tiles = n / HL__RULE_TILE_ELEMS + 1;
     /* f32: its three verbatim planes are rebuilt in a second pass, which costs the lanes

@@ -44,6 +44,9 @@ uint64_t hl_tile_bound(const hl_tensor_codec_t *tc, uint64_t n_elems)
         return UINT64_MAX;
     if (tc->codec == HL_CODEC_RAW)
         return hl_dtype_bytes(tc->dtype, n_elems, &r) ? UINT64_MAX : r;
+    /* below here n_elems counts symbols (half the weights for the u4 pair dtypes) */
+    if (hl_codec_symbol_count(tc->dtype, n_elems, &n_elems))
+        return UINT64_MAX;
     if (hl__verbatim_bytes(tc->dtype, n_elems, &v) || !hl_mul_ok(n_elems, HL_HUF_MAX_BITS, &bits))
         return UINT64_MAX;
     if (tc->codec == HL_CODEC_HUF_LANES)
@@ -127,6 +130,8 @@ int hl_tile_encode(const hl_tensor_codec_t *tc, const void *src, uint64_t n_elem
         *out_len = bytes;
         return 0;
     }
+    if (hl_codec_symbol_count(tc->dtype, n_elems, &n_elems)) /* from here on, symbols */
+        return HL_EINVAL;
     if (tc->codec == HL_CODEC_HUF_LANES)
         return hl__lanes_encode(tc, src, n_elems, out, dst_cap, out_len);
     uint32_t ns = tc->n_streams;

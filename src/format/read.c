@@ -158,6 +158,10 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': %s rows of %llu weights are not "
                                              "whole groups",
                             t->name, hl_dtype_name(t->dtype), (unsigned long long)t->cols);
+    if (hl_quant_is_pair(t->dtype) && t->cols % 2)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': %s rows of %llu weights are not "
+                                             "whole pairs",
+                            t->name, hl_dtype_name(t->dtype), (unsigned long long)t->cols);
     if (hl_dtype_bytes(t->dtype, n_elems, &t->raw_bytes) != 0)
         return hl_error_set(err, HL_EOVERFLOW, "tensor '%s': byte size overflows", t->name);
     h->tsrc[i].file = hl_load_le32(r + 20);
@@ -193,10 +197,14 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
     for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
         if (!hl_add_ok(sum, t->hist[s], &sum))
             return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
-    if (sum != (t->dtype == HL_DTYPE_RAW ? 0 : n_elems))
+    uint64_t n_sym = 0; /* u4 pair dtypes: one symbol per two weights */
+    if (t->dtype != HL_DTYPE_RAW && hl_codec_symbol_count(t->dtype, n_elems, &n_sym) != 0)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad dtype", t->name);
+    if (sum != n_sym)
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': histogram counts %llu symbols for "
-                                             "%llu weights",
-                            t->name, (unsigned long long)sum, (unsigned long long)n_elems);
+                                             "%llu weights (%llu expected)",
+                            t->name, (unsigned long long)sum, (unsigned long long)n_elems,
+                            (unsigned long long)n_sym);
     t->stored_bytes = tlen + (uint64_t)t->n_tiles * HL__TILE_SIZE;
     for (uint32_t j = 0; j < t->n_tiles; j++) {
         const hl_tile_entry_t *e = &t->tiles[j];
