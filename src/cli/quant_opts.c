@@ -56,11 +56,23 @@ int hl_cli_quant_parse_mode(hl_cli_quant_t *q, const char *arg)
     if (!strncmp(arg, "mix", 3) && (arg[3] == '\0' || arg[3] == ':'))
         return parse_mix(q, arg);
     q->mix = false;
-    if (parse_spec(arg, &bits, &group, &hg) || bits == 0) {
+    /* "u4...:single": one u4 code per symbol (the format before pairs; for comparisons) */
+    char spec[16];
+    size_t len = strlen(arg);
+    bool single = len > 7 && !strcmp(arg + len - 7, ":single");
+    if (single)
+        len -= 7;
+    if (len >= sizeof spec)
+        len = sizeof spec - 1; /* too long to be valid: parse_spec refuses the rest */
+    memcpy(spec, arg, len);
+    spec[len] = '\0';
+    if (parse_spec(spec, &bits, &group, &hg) || bits == 0 || (single && bits != 4)) {
         fprintf(stderr, "huffllm compress: --quantize expects u8, u4 (optionally with a "
-                        "group: u8g32, u4g128) or mix[:KL], got '%s'\n", arg);
+                        "group: u8g32, u4g128; u4 codes are Huffman-coded in pairs, u4:single "
+                        "codes them one by one) or mix[:KL], got '%s'\n", arg);
         return 2;
     }
+    q->o.single_u4 = single;
     q->on = true;
     q->o.bits = bits;
     if (hg && !q->group_set)

@@ -176,3 +176,26 @@ int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t col
     }
     return 0;
 }
+
+int hl_quant_pack_pairs(hl_dtype_t single, const uint8_t *src, uint64_t n, uint8_t *dst)
+{
+    unsigned g = hl_quant_group(single);
+    hl_dtype_t pair;
+    if (hl_quant_bits(single) != 4 || hl_quant_is_pair(single) || n % 2 || (g && n % g) ||
+        hl_quant_pair_dtype(g, &pair) || ((!src || !dst) && n))
+        return HL_EINVAL;
+    if (g == 0) {
+        for (uint64_t i = 0; i < n; i += 2)
+            dst[i / 2] = (uint8_t)((src[i] & 15u) | (src[i + 1] & 15u) << 4);
+        return 0;
+    }
+    /* block b: [3 head][g codes] at b(g+3) -> [3 head][g/2 bytes] at b(g/2+3) */
+    for (uint64_t b = 0; b < n / g; b++) {
+        const uint8_t *in = src + b * (g + 3);
+        uint8_t *o = dst + b * (g / 2 + 3);
+        memmove(o, in, 3);
+        for (unsigned j = 0; j < g; j += 2)
+            o[3 + j / 2] = (uint8_t)((in[3 + j] & 15u) | (in[3 + j + 1] & 15u) << 4);
+    }
+    return 0;
+}

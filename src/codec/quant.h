@@ -82,6 +82,14 @@ typedef struct {
 int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t cols, uint8_t *out,
                        hl_quant_stats_t *stats);
 
+/*
+ * Packs the source bytes of n weights of a single-code u4 dtype (HL_DTYPE_QU4*) into the
+ * layout of its pair twin (same group): the same codes, two per byte, the same block
+ * parameters. n must be even and whole groups; dst may equal src (each output byte lies at or
+ * before the bytes it is made of). @return 0 or HL_EINVAL.
+ */
+int hl_quant_pack_pairs(hl_dtype_t single, const uint8_t *src, uint64_t n, uint8_t *dst);
+
 /* Dequantizes source bytes of a quantized dtype (RAW-stored tiles and tests); per-tensor
  * dtypes take scale and zero from tc. @return 0 or HL_EINVAL. */
 int hl_quant_widen_f32(const hl_tensor_codec_t *tc, hl_dtype_t t, const void *src, uint64_t n,

@@ -21,6 +21,7 @@ typedef struct {
     size_t n_rules;
     const char *work_dir; /* where the quantized weights file is written (beside the output) */
     const char *how;      /* free text recorded in the metadata (the command line) */
+    bool single_u4;       /* u4 codes one per symbol (the format before pairs), never pairs */
 } hl_quant_opts_t;
 
 /*
@@ -30,7 +31,9 @@ typedef struct {
  * primary file written under work_dir; the weight files it replaces leave the source (other
  * files such as tokenizers stay). A grouped rule on a tensor whose rows are not whole groups
  * falls back to the largest smaller group that divides them, else to per-tensor scales
- * (recorded as group_fallback). Metadata gets "quantization" = {lossy: true,
+ * (recorded as group_fallback). u4 tensors are coded in pairs (HL_DTYPE_QP4*, the same
+ * codes two per Huffman symbol) when their rows hold whole pairs and the pair code is
+ * smaller (pairs_pay in quant_source.c); "pairs" records the choice per tensor. Metadata gets "quantization" = {lossy: true,
  * how, bits, group, tensors: {name: {dtype, group, scheme, scale, zero, clip, groups,
  * asym_groups, rmse, group_fallback}}}. *tmp_path receives the new file's path: the caller unlinks it after
  * writing (and on failure) and frees the string.

@@ -59,9 +59,74 @@ static int write_all(FILE *f, const void *p, size_t n, const char *path, hl_erro
     return 0;
 }
 
+/* Weights per tile the size estimate assumes (the writer's default tile). */
+#define EST_TILE_WEIGHTS 16384
+
+/*
+ * Estimated stored bytes of n weights of dtype t with symbol histogram hist: the codec the
+ * writer would choose (hl_tensor_codec_init: RAW when Huffman does not pay), its coded bits
+ * and verbatim bytes, the stored table and histogram (about 2 bytes per used symbol: a pair
+ * alphabet's ~200 symbols matter on small matrices), and ~68 bytes of framing per tile.
+ */
+static double est_bytes(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n)
+{
+    hl_tensor_codec_t *tc = malloc(sizeof *tc);
+    uint64_t raw, n_sym, v = 0;
+    double est = HUGE_VAL;
+    if (!tc || hl_tensor_codec_init(tc, t, hist, 4) || hl_dtype_bytes(t, n, &raw) ||
+        hl_codec_symbol_count(t, n, &n_sym)) {
+        free(tc);
+        return est;
+    }
+    unsigned used = 0;
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+        used += hist[s] != 0;
+    double tiles = (double)(n / EST_TILE_WEIGHTS + 1);
+    if (tc->codec == HL_CODEC_RAW) {
+        est = (double)raw + 2.0 * used + 8.0 * tiles;
+    } else {
+        uint64_t bits = hl_huf_cost_bits(hist, &tc->lengths);
+        v = raw - n_sym; /* the block heads: everything but the one byte per symbol */
+        if (bits != UINT64_MAX)
+            est = (double)bits / 8 + (double)v + 2.5 * used + 68.0 * tiles;
+    }
+    free(tc);
+    return est;
+}
+
+/*
+ * The u4 codes q (single-code layout of dtype qt, n weights in rows of cols) coded in pairs:
+ * when the rows hold whole pairs and the pair dtype's estimated stored size is smaller,
+ * packs q in place (two codes per byte) and switches *qt and *qbytes to the pair dtype.
+ * Pairs code the joint distribution of two neighbours, whose entropy is at most twice the
+ * single one, and a 256-symbol alphabet loses less to whole-bit code lengths than a
+ * 16-symbol one (docs/ENTROLLM.md measures both); on small matrices the bigger table and
+ * histogram, or a pair code too close to 8 bits to beat packed codes, keep single codes.
+ */
+static bool pairs_pay(hl_dtype_t *qt, uint8_t *q, uint64_t n, uint64_t cols, uint64_t *qbytes)
+{
+    hl_dtype_t pt;
+    uint64_t h1[HL_HUF_SYMBOLS] = {0}, h2[HL_HUF_SYMBOLS] = {0}, pbytes;
+    if (hl_quant_bits(*qt) != 4 || cols % 2 || hl_quant_pair_dtype(hl_quant_group(*qt), &pt) ||
+        hl_dtype_bytes(pt, n, &pbytes) || hl_codec_histogram(*qt, q, n, h1))
+        return false;
+    /* the pair histogram from the single codes, without packing yet */
+    unsigned g = hl_quant_group(*qt);
+    for (uint64_t i = 0; i < n; i += 2) {
+        uint64_t at = g ? i / g * (g + 3) + 3 + i % g : i;
+        h2[(q[at] & 15u) | (q[at + 1] & 15u) << 4]++;
+    }
+    if (est_bytes(pt, h2, n) >= est_bytes(*qt, h1, n) || hl_quant_pack_pairs(*qt, q, n, q))
+        return false;
+    *qt = pt;
+    *qbytes = pbytes;
+    return true;
+}
+
 /* Quantizes one tensor (data = its source bytes) and appends it; adds its metadata entry. */
 static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, unsigned group,
-                        FILE *f, const char *path, json_t *tens, hl_error_t *err)
+                        bool single_u4, FILE *f, const char *path, json_t *tens,
+                        hl_error_t *err)
 {
     uint64_t rows, cols, n, fbytes, qbytes;
     hl__shape_rows_cols(t->n_dims, t->shape, &rows, &cols);
@@ -93,6 +158,7 @@ static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, 
     if (rc == 0 && (rc = hl_quantize_tensor(qt, x, rows, cols, q, &st)) != 0)
         rc = hl_error_set(err, rc, "tensor '%s': cannot quantize (non-finite values or a "
                                    "scale outside fp16): %s", t->name, hl_strerror(rc));
+    bool pairs = rc == 0 && !single_u4 && pairs_pay(&qt, q, n, cols, &qbytes);
     if (rc == 0)
         rc = write_all(f, q, (size_t)qbytes, path, err);
     free(x);
@@ -107,6 +173,8 @@ static int quantize_one(hl_src_tensor_t *t, const uint8_t *data, unsigned bits, 
     if (!e)
         return hl_error_set(err, HL_ENOMEM, "out of memory");
     json_object_set_new(e, "from", json_string(hl_dtype_name(t->dtype)));
+    if (bits == 4)
+        json_object_set_new(e, "pairs", json_boolean(pairs));
     if (group == 0) {
         json_object_set_new(e, "scheme", json_string(st.tensor.scheme == HL_QSCHEME_ASYM ?
                                                      "asym" : "sym"));
@@ -136,7 +204,7 @@ static int stage(hl_source_t *src, const hl_quant_opts_t *o, FILE *f, const char
         if (rc)
             return rc;
         if (bits)
-            rc = quantize_one(t, data, bits, group, f, path, tens, err);
+            rc = quantize_one(t, data, bits, group, o->single_u4, f, path, tens, err);
         else
             rc = write_all(f, data, (size_t)t->nbytes, path, err);
         if (rc)
