@@ -33,6 +33,12 @@ tests_unit_codec_test_quant_SOURCES = tests/unit/codec/test_quant.c \
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_quant_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_quant_LDADD = $(HL_CODEC_TEST_LIBS)
+check_PROGRAMS += tests/unit/codec/test_quant_pairs
+TESTS += tests/unit/codec/test_quant_pairs
+tests_unit_codec_test_quant_pairs_SOURCES = tests/unit/codec/test_quant_pairs.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_quant_pairs_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_quant_pairs_LDADD = $(HL_CODEC_TEST_LIBS)
 check_PROGRAMS += tests/unit/codec/test_quant_mix
 TESTS += tests/unit/codec/test_quant_mix
 tests_unit_codec_test_quant_mix_SOURCES = tests/unit/codec/test_quant_mix.c
