@@ -79,11 +79,11 @@ hl__f16_to_f32_avx512(__m512i h)
 }
 
 /*
- * The AVX-512 lanes decoder: from step 0 and an empty state, decodes every whole refill
- * round of the tile's whole steps, from the nw words at `words`: symbols into sym (when not
- * NULL), else weights of dtype t (bf16, f16 or q8_0) into f32 (verbatim bytes `verb`). Leaves the state, the next step
- * *s and the words taken *wp for the portable loop. @return 0, or -1 when the stream ran out
- * (a corrupted tile).
+ * The AVX-512 lanes decoder: from step 0 and an empty state, decodes the tile's whole steps
+ * (eager rounds, then lazy steps) from the nw words at `words`: symbols into sym (when not
+ * NULL), else weights of dtype t (bf16, f16 or q8_0) into f32 (verbatim bytes `verb`).
+ * Leaves the state, the next step *s and the words taken *wp for the other loops.
+ * @return 0, or -1 when the stream ran out (a corrupted tile).
  */
 int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t, const uint8_t *words,
                          uint64_t nw, const uint8_t *verb, uint64_t n, uint8_t *sym, float *f32,

@@ -366,8 +366,8 @@ static int finish(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint
 
 /*
  * The decoder: symbols into sym[0..n) (sym != NULL), or bf16/f16/q8_0 weights straight into
- * f32[0..n) (the SIMD path only; see hl__lanes_decode_f32). The SIMD decoder takes every whole round
- * it can; the portable loop finishes (or does everything on the C path).
+ * f32[0..n) (the SIMD path only; see hl__lanes_decode_f32). The SIMD decoder takes every
+ * whole step it can; the AVX2 or portable loops finish (or do everything).
  */
 static int lanes_decode(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                         uint64_t n, uint8_t *sym, float *f32, const uint8_t **verb,

@@ -214,7 +214,8 @@ static void test_shared_models(void **state)
     (void)state;
     const char *shared = getenv("HL_SHARED") ? getenv("HL_SHARED") : HL_SRCDIR "/../shared";
     static const char *models[] = {
-        "stories260K/stories260K.bin",        "stories260K-gguf-v1/tinyllamas-stories-260k-f32.gguf",
+        "stories260K/stories260K.bin",
+        "stories260K-gguf-v1/tinyllamas-stories-260k-f32.gguf",
         "gguf/stories260K-F32.gguf",          "gguf/stories260K-F16.gguf",
         "gguf/stories260K-BF16.gguf",         "gguf/stories260K-Q8_0.gguf",
         "tinystories-656K-hf",
