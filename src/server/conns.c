@@ -2,8 +2,9 @@
  * Connection limits libmicrohttpd 0.9.75 does not enforce: a deadline for the request head
  * (and body) however slowly its bytes arrive, a short keep-alive idle time, a send timeout
  * for clients that stop reading, and room for a new client when the connection limit is
- * reached (the oldest connection without a request in progress is closed, as nginx and h2o
- * do with idle keep-alive connections, instead of leaving the newcomer in the kernel backlog).
+ * reached (an idle keep-alive connection, or one silent since it was opened, is closed, as
+ * nginx and h2o do with idle keep-alive connections, instead of leaving the newcomer in the
+ * kernel backlog until some timeout).
  *
  * Why shutdown() on MHD's socket is safe here: MHD runs without threads of its own, under the
  * libuv loop (daemon.h), so the connection notifications, the access handler and the checks
