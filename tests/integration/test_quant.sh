@@ -24,6 +24,8 @@ run() { # run CMD...: bounded in time, output kept in $T/out
 run "$H" compress "$MODEL" -o "$T/ref.hlm" -q
 run "$H" compress "$MODEL" --quantize u8 -o "$T/u8.hlm" -q
 run "$H" compress "$MODEL" --quantize u4 --group 0 -o "$T/u4t.hlm" -q
+# the same codes one per symbol (the format before pairs): must stay readable
+run "$H" compress "$MODEL" --quantize u4:single --group 0 -o "$T/u4s.hlm" -q
 run "$H" compress "$MODEL" --quantize u4 --group 32 --quantize-tensor 'tok_embeddings=u8g0' \
     -o "$T/mix.hlm" -q
 # the measured mix: some matrices at u8, the rest u4 g32, the plan recorded
@@ -43,6 +45,7 @@ usage_err() { # usage_err PATTERN ARGS...
     [ -e "$T/bad.hlm" ] && fail "compress $* left an output"
 }
 usage_err "--quantize expects" --quantize u3
+usage_err "--quantize expects" --quantize u8:single
 usage_err "--group expects" --quantize u8 --group 48
 usage_err "need --quantize" --group 32
 usage_err "--quantize-tensor expects" --quantize u8 --quantize-tensor 'wq=u9'
@@ -55,7 +58,7 @@ grep -q "invalid regular expression" "$T/out" || fail "regex message: $(cat "$T/
 [ -e "$T/bad.hlm" ] && fail "a failed quantized compress left an output"
 ls -a "$T" | grep -q '^\.huffllm-quant' && fail "a failed compress left its staging file"
 
-for f in u8 u4t mix auto; do
+for f in u8 u4t u4s mix auto; do
     run "$H" verify "$T/$f.hlm"
 done
 
@@ -63,6 +66,18 @@ done
 size() { stat -c %s "$1"; }
 [ "$(size "$T/u8.hlm")" -lt "$(size "$T/ref.hlm")" ] || fail "u8 file not smaller than lossless"
 [ "$(size "$T/u4t.hlm")" -lt "$(size "$T/u8.hlm")" ] || fail "u4 file not smaller than u8"
+[ "$(size "$T/u4t.hlm")" -lt "$(size "$T/u4s.hlm")" ] || fail "u4 pairs not smaller than single"
+
+# u4 pairs: where they pay (on this small model the embedding; smaller matrices keep single
+# codes, whose 16-entry table and histogram cost less) the dtype is qp4 and the Huffman code
+# is within 1% of the pairs' entropy (the report's huf/H column); u4:single stays qu4
+run "$H" inspect "$T/u4t.hlm"
+grep -Eq "^tok_embeddings.weight +qp4 +(sym|asym) " "$T/out" || fail "u4 not coded in pairs"
+awk '$2 ~ /^qp4/ && $3 ~ /^(sym|asym|per-group)$/ && $8 > 1.01 { bad = 1; print }
+     END { exit bad }' "$T/out" || fail "a pair-coded tensor over 1% of its entropy"
+run "$H" inspect "$T/u4s.hlm"
+grep -Eq "^tok_embeddings.weight +qu4 +(sym|asym) " "$T/out" || fail "u4:single not single"
+grep -q " qp4" "$T/out" && fail "u4:single coded pairs"
 
 # inspect: the dtype and scheme per tensor, the lossy banner; norms stay f32
 run "$H" inspect "$T/mix.hlm"
@@ -77,7 +92,7 @@ grep -q '"lossy": true' "$T/out" || fail "inspect --json lacks the quantization 
 run "$H" inspect "$T/auto.hlm"
 # (the tensor table: name, dtype, shape)
 n8=$(grep -Ec "^[a-z0-9_.]+ +qu8 +[0-9]+x[0-9]+ " "$T/out")
-n4=$(grep -Ec "^[a-z0-9_.]+ +qu4(g32)? +[0-9]+x[0-9]+ " "$T/out")
+n4=$(grep -Ec "^[a-z0-9_.]+ +q[up]4(g32)? +[0-9]+x[0-9]+ " "$T/out")
 [ "$n8" -ge 1 ] && [ "$n4" -ge 1 ] && [ $((n8 + n4)) -eq 36 ] ||
     fail "mix: $n8 u8 and $n4 u4 matrices (expected both, 36 in all)"
 grep -Eq "^layers.0.attention_norm.weight +f32 " "$T/out" || fail "mix quantized a norm"
@@ -108,6 +123,10 @@ ev() { # ev FILE -> "kl_mean top1"
 read -r kl_ref top_ref <<<"$(ev ref)"
 read -r kl_u8 top_u8 <<<"$(ev u8)"
 read -r kl_u4 top_u4 <<<"$(ev u4t)"
+read -r kl_u4s top_u4s <<<"$(ev u4s)"
+# pairs and single codes hold the same codes: the same model, to the bit
+[ "$kl_u4" = "$kl_u4s" ] && [ "$top_u4" = "$top_u4s" ] ||
+    fail "u4 pairs ($kl_u4 $top_u4) and single codes ($kl_u4s $top_u4s) differ"
 read -r kl_hand top_hand <<<"$(ev mix)"
 read -r kl_auto top_auto <<<"$(ev auto)"
 echo "eval: ref KL $kl_ref top1 $top_ref | u8 KL $kl_u8 top1 $top_u8 | u4 per tensor KL $kl_u4 top1 $top_u4 | hand mix KL $kl_hand top1 $top_hand | measured mix KL $kl_auto top1 $top_auto"
@@ -129,18 +148,23 @@ timeout 30 "$H" eval "$T/u8.hlm" >/dev/null 2>&1
 
 # the daemon serves the quantized model like any other
 if [ -x "${HL_BUILDDIR}/huffllmd" ]; then
-    PYTHONPATH="$SRC/tests/integration" timeout 120 python3 - "$T/auto.hlm" <<'PY' ||
+    PYTHONPATH="$SRC/tests/integration" timeout 120 python3 - "$T/auto.hlm" "$T/u4t.hlm" \
+        "$T/u4s.hlm" <<'PY' ||
 import sys
 import daemon_util as du
 du.deadline(100)
-d = du.Daemon(du.base_config({"q": sys.argv[1]}))
-st, _, body = d.json("POST", "/v1/completions",
-                     {"model": "q", "prompt": "Once upon a time", "max_tokens": 12,
-                      "temperature": 0})
-du.check(st == 200, "completion from the mixed u8/u4 model: status %d" % st)
-text = body.get("choices", [{}])[0].get("text", "")
-du.check(len(text) > 0, "completion text %r" % text)
-du.check(body.get("usage", {}).get("completion_tokens", 0) > 0, "usage counts tokens")
+d = du.Daemon(du.base_config({"q": sys.argv[1], "p": sys.argv[2], "s": sys.argv[3]}))
+texts = {}
+for m in ("q", "p", "s"):
+    st, _, body = d.json("POST", "/v1/completions",
+                         {"model": m, "prompt": "Once upon a time", "max_tokens": 12,
+                          "temperature": 0})
+    du.check(st == 200, "completion from quantized model %s: status %d" % (m, st))
+    texts[m] = body.get("choices", [{}])[0].get("text", "")
+    du.check(len(texts[m]) > 0, "completion text %r" % texts[m])
+    du.check(body.get("usage", {}).get("completion_tokens", 0) > 0, "usage counts tokens")
+# u4 in pairs and one by one: the same codes, the same greedy text
+du.check(texts["p"] == texts["s"], "pairs %r vs single %r" % (texts["p"], texts["s"]))
 st, _, m = d.json("GET", "/v1/models/q")
 du.check(st == 200, "model listed")
 d.stop()
