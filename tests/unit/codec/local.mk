@@ -39,6 +39,11 @@ tests_unit_codec_test_quant_pairs_SOURCES = tests/unit/codec/test_quant_pairs.c 
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_quant_pairs_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_quant_pairs_LDADD = $(HL_CODEC_TEST_LIBS)
+check_PROGRAMS += tests/unit/codec/test_quant_choice
+TESTS += tests/unit/codec/test_quant_choice
+tests_unit_codec_test_quant_choice_SOURCES = tests/unit/codec/test_quant_choice.c
+tests_unit_codec_test_quant_choice_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_quant_choice_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
 check_PROGRAMS += tests/unit/codec/test_quant_mix
 TESTS += tests/unit/codec/test_quant_mix
 tests_unit_codec_test_quant_mix_SOURCES = tests/unit/codec/test_quant_mix.c
