@@ -1,8 +1,9 @@
 /*
  * EntroLLM mode: lossy uint8/uint4 quantization of fp32 weights into the quantized dtypes of
- * codec.h (HL_DTYPE_QU8 ... HL_DTYPE_QU4_G128), whose integer codes the ordinary Huffman
- * tile codec then compresses (one code per symbol byte, so u4 codes use a 16-symbol
- * alphabet). Dequantization everywhere is weight = scale * (code - zero).
+ * codec.h (HL_DTYPE_QU8 ... HL_DTYPE_QU4_G64, HL_DTYPE_QP4*), whose integer codes the ordinary
+ * Huffman tile codec then compresses (one code per symbol byte, so single u4 codes use a
+ * 16-symbol alphabet; the pair dtypes HL_DTYPE_QP4* put two u4 codes in each symbol byte).
+ * Dequantization everywhere is weight = scale * (code - zero).
  *
  * Scheme choice (per tensor, or per group for the grouped dtypes): both schemes, each with
  * its range shrunk by a clip ratio c in hl_quant_clips (1, 0.95, ..., 0.5: clipping a few
