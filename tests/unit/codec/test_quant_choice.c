@@ -106,6 +106,45 @@ static void check_tensor(const hl_hlm_t *h, const char *name, const float *x, ui
     free(y);
 }
 
+/* The reader refuses a pair dtype it cannot hold: a record of the written file switched
+ * from `from` to `to` (directory at header offset 40, 104-byte tensor records after its
+ * 32-byte head, dtype at byte 16) must fail to open with a message containing `msg`. */
+static void check_refused(const char *path, uint8_t from, uint8_t to, const char *msg)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size > 128);
+    uint8_t *d = malloc((size_t)size);
+    assert_non_null(d);
+    rewind(f);
+    assert_int_equal(fread(d, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t dir = 0, n = 0;
+    for (int k = 7; k >= 0; k--)
+        dir = dir << 8 | d[40 + k];
+    assert_true(dir + 32 <= (uint64_t)size);
+    for (int k = 7; k >= 0; k--)
+        n = n << 8 | d[dir + k];
+    bool patched = false;
+    for (uint64_t i = 0; i < n && !patched; i++) {
+        uint8_t *r = d + dir + 32 + 104 * i;
+        assert_true(r + 104 <= d + size);
+        if (r[16] == from)
+            r[16] = to, patched = true;
+    }
+    assert_true(patched);
+    hl_hlm_t *h = NULL;
+    hl_error_t err;
+    hl_error_clear(&err);
+    int rc = hl_hlm_open_memory(d, (size_t)size, "patched", 0, &h, &err);
+    assert_int_equal(rc, HL_EFORMAT);
+    assert_null(h);
+    assert_non_null(strstr(hl_error_msg(&err, rc), msg));
+    free(d);
+}
+
 static void run_case(bool single)
 {
     char dir[] = "/tmp/hl_test_quant_choice.XXXXXX";
@@ -146,6 +185,11 @@ static void run_case(bool single)
     check_tensor(h, "a.weight", a, AR, AC, single ? HL_DTYPE_QU4 : HL_DTYPE_QP4);
     check_tensor(h, "b.weight", b, BR, BC, HL_DTYPE_QU4);
     hl_hlm_close(h);
+    if (!single) {
+        /* n/2 pair symbols read as n single codes; 33-column rows read as pairs */
+        check_refused(out, HL_DTYPE_QP4, HL_DTYPE_QU4, "histogram counts");
+        check_refused(out, HL_DTYPE_QU4, HL_DTYPE_QP4, "not whole pairs");
+    }
     unlink(out);
     snprintf(out, sizeof out, "%s/model.bin", dir);
     unlink(out);
