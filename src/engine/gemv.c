@@ -3,7 +3,8 @@
  * every path follows). Four rows at a time: four independent accumulator chains hide the
  * fused multiply-add latency, and each x vector is loaded once for four rows. At batch 1 a
  * raw bf16 model is bandwidth-bound (2 bytes per weight); these kernels read each weight
- * once, where widen + sgemv wrote and re-read a 4-byte copy.
+ * once, where widen + sgemv wrote and re-read a 4-byte copy. hl__gemv_multi blocks rows x
+ * activations in registers so a batch also reads each weight once.
  */
 #include <math.h>
 #include <string.h>
@@ -20,7 +21,7 @@
  * HL__PF_DIST bytes ahead of a linear sweep over the block's rows (which are contiguous and
  * followed by the next block and, in raw mode, the next matrix): each iteration consumes
  * 4 x 16 x 2 = 128 bytes, so it prefetches two lines. Measured on this machine (Zen 5,
- * 4096-row bf16 matrices out of cache, huge pages, CPU time): 1280 columns 16-18 -> 18-27
+ * 512 MB bf16 matrices, huge pages, one thread, CPU time): 1280 columns 16-18 -> 18-27
  * GB/s, 3584 columns 17-20 -> 20-30 GB/s (plain read: 25-32); 12-48 KiB all help, 24 KiB
  * was at or near the best for both shapes. fp32 is never prefetched: there it would pull
  * unrelated lines past the hot buffer into L1.
