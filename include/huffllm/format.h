@@ -73,7 +73,7 @@ void hl_source_dispose(hl_source_t *src);
 /* ---- writing ---- */
 
 typedef struct {
-    uint64_t tile_weights; /* target weights per tile (rows rounded); 0 = default 16384 */
+    uint64_t tile_weights; /* target weights per tile (rows rounded); 0 = default 65536 */
     uint32_t n_streams;    /* interleaved streams per tile; 0 = default 4 */
     bool overwrite;        /* replace an existing output file */
     bool raw;              /* store every tensor with HL_CODEC_RAW (for comparisons) */

@@ -30,7 +30,7 @@
 #include "huffllm/import.h"
 
 #define HL__SYN_COLS 2048
-#define HL__TILE_WEIGHTS 16384 /* the writer's default */
+#define HL__TILE_WEIGHTS 65536 /* the writer's default */
 #define HL__TILE_STREAMS 4
 #define HL__INDEX_ENTRY 16 /* offset 8 + length 4 + crc 4, as the container stores it */
 

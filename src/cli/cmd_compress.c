@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "                        directory)\n"
             "  --tokenizer FILE      llama2.c tokenizer (default: tokenizer.bin / tok*.bin\n"
             "                        beside SRC)\n"
-            "  --tile-weights N      target weights per tile, whole rows (default 16384)\n"
+            "  --tile-weights N      target weights per tile, whole rows (default 65536)\n"
             "  --streams N           interleaved Huffman streams per tile, 1..16 (default 4)\n"
             "  --raw                 store every tensor uncompressed (for comparisons)\n"
             "  --quantize u8|u4|mix[:KL]  LOSSY EntroLLM mode: matrices quantized to\n"

@@ -7,7 +7,7 @@
 
 /* Tiles the RAW/HUF rule assumes when it charges per-tile overhead (the container's default
  * tile size); a guess only affects tensors whose saving is marginal anyway. */
-#define HL__RULE_TILE_ELEMS 16384
+#define HL__RULE_TILE_ELEMS 65536
 
 /*
  * The lanes layout decodes fast (lanes_avx512.c) with codes of at most 8 bits, so a tensor
@@ -24,6 +24,14 @@
 /* 0.75%: Gaussian bf16 (lanes cost 0.68% there) keeps the fast layout, a 4096-weight bf16
  * tensor (~0.9%) does not; stories260K-BF16 .hlm 61.04% -> 61.00% of the source against 1%. */
 #define HL__LANES_MAX_COST 0.0075
+/* ...and a tensor smaller than one default tile (HL__RULE_TILE_ELEMS weights) must stay within
+ * 0.9% of its entropy bound (coded symbols at their entropy + verbatim bytes) with it: there
+ * the decode rate hardly matters (a few tiles in a model of small matrices, where per-call
+ * costs dominate) while the lanes' fill and 8-bit code cost it most, so such tensors keep the
+ * bf16 models within 1% of the bound (stories260K-BF16: 1.0093 in all). Large tensors, whose
+ * decode rate is the engine's speed, take the fast layout at ~1% over the bound (Gaussian
+ * bf16: the 8-bit code alone costs 0.10 bit per weight, 2.649 against 2.545 bits). */
+#define HL__LANES_MAX_OVER_BOUND 0.009
 /*
  * Wide alphabets (f16 high bytes ~5.5 bits, q8_0 values ~7.5 bits) fit one or two codes in a
  * HUF lookup, so the lanes layout with their 12-bit code (vpgatherdd lookups) wins even so:
@@ -49,7 +57,10 @@ static bool lanes_pay(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_
     double fixed = 8.0 * (double)v + 8.0 * HL__TILE_TAIL * (double)tiles;
     double huf = (double)*bits + fixed + 8.0 * 3.0 * n_streams * (double)tiles;
     double fill = 8.0 * HL__LANES_FILL_BYTES * (double)tiles;
-    if ((double)short_bits + fixed + fill <= huf * (1 + HL__LANES_MAX_COST)) {
+    double bound = hl_entropy_bits(hist) + 8.0 * (double)v;
+    double lanes = (double)short_bits + fixed + fill;
+    if (lanes <= huf * (1 + HL__LANES_MAX_COST) &&
+        (n >= HL__RULE_TILE_ELEMS || lanes <= bound * (1 + HL__LANES_MAX_OVER_BOUND))) {
         *l = short_l;
         *bits = short_bits;
         return true;
@@ -78,7 +89,7 @@ static void set_raw(hl_tensor_codec_t *tc, hl_dtype_t t, uint32_t n_streams)
 
 /*
  * The rule: HUF unless it would save less than 1% of the tensor's raw bytes, counting the
- * coded symbol bits, the 128-byte table, and per tile (one per 16384 elements) about 3
+ * coded symbol bits, the 128-byte table, and per tile (one per 65536 elements) about 3
  * bytes per stream (its length and byte rounding) and 8 bytes of padding (an upper bound). Near-uniform symbols
  * (random or already-compressed data, int8 values spread over the whole range) and tiny
  * tensors therefore stay RAW: a gain below 1% does not pay for a decode pass over them.

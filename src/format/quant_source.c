@@ -60,7 +60,7 @@ static int write_all(FILE *f, const void *p, size_t n, const char *path, hl_erro
 }
 
 /* Weights per tile the size estimate assumes (the writer's default tile). */
-#define EST_TILE_WEIGHTS 16384
+#define EST_TILE_WEIGHTS 65536
 
 /*
  * Estimated stored bytes of n weights of dtype t with symbol histogram hist: the codec the

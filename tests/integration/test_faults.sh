@@ -133,7 +133,7 @@ done
 ok
 
 # ---- 3. corrupted files ----
-tensor=blk.1.ffn_up.weight # 768 x 256 weights: 12 tiles of 16384
+tensor=blk.1.ffn_up.weight # 768 x 256 weights: 3 tiles of 65536
 corrupt() { # corrupt WHAT TILE MASK -> $T/bad.hlm
     cp "$T/ref.hlm" "$T/bad.hlm"
     local off
@@ -141,14 +141,14 @@ corrupt() { # corrupt WHAT TILE MASK -> $T/bad.hlm
     flip "$T/bad.hlm" "$off" "$3"
 }
 # A bit in a tile payload: verify and load name the tensor and the tile.
-corrupt tile 3 16
-expect_fail "tensor '$tensor' tile 3 of 12" "$H" verify "$T/bad.hlm"
-expect_fail "tensor '$tensor' tile 3 of 12" "$H" run --verify -n 1 "$T/bad.hlm"
-expect_fail "tile 3" "$H" decompress -q "$T/bad.hlm" -o "$T/full/x.gguf"
+corrupt tile 1 16
+expect_fail "tensor '$tensor' tile 1 of 3" "$H" verify "$T/bad.hlm"
+expect_fail "tensor '$tensor' tile 1 of 3" "$H" run --verify -n 1 "$T/bad.hlm"
+expect_fail "tile 1" "$H" decompress -q "$T/bad.hlm" -o "$T/full/x.gguf"
 # The tile's CRC in the directory: the same tile is named.
-corrupt crc 7 1
-expect_fail "tensor '$tensor' tile 7 of 12" "$H" verify "$T/bad.hlm"
-expect_fail "tensor '$tensor' tile 7 of 12" "$H" run --verify -n 1 "$T/bad.hlm"
+corrupt crc 2 1
+expect_fail "tensor '$tensor' tile 2 of 3" "$H" verify "$T/bad.hlm"
+expect_fail "tensor '$tensor' tile 2 of 3" "$H" run --verify -n 1 "$T/bad.hlm"
 # The tensor's Huffman table and its shape in the directory: refused at open, tensor named.
 corrupt table 0 1
 expect_fail "tensor '$tensor'" "$H" verify "$T/bad.hlm"
