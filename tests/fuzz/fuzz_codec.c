@@ -10,7 +10,7 @@ uint64_t hl_fuzz_block_elems(hl_dtype_t t)
 {
     /* Every block size a dtype uses, smallest first: ask the dtype rather than keep a copy of
      * its table here. */
-    static const uint64_t sizes[] = {1, HL_Q8_0_BLOCK, 64, 128};
+    static const uint64_t sizes[] = {1, 2, HL_Q8_0_BLOCK, 64, 128};
     uint64_t bytes;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (hl_dtype_bytes(t, sizes[i], &bytes) == 0)

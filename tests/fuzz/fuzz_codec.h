@@ -10,8 +10,9 @@
 
 #include "huffllm/codec.h"
 
-/* The smallest element count > 0 that dtype t accepts (1, the q8_0 block, or the group of a
- * grouped quantized dtype); valid counts are its multiples. 0 for an unknown dtype. */
+/* The smallest element count > 0 that dtype t accepts (1, 2 for the u4 pair dtypes, the
+ * q8_0 block, or the group of a grouped quantized dtype); valid counts are its multiples.
+ * 0 for an unknown dtype. */
 uint64_t hl_fuzz_block_elems(hl_dtype_t t);
 
 /*

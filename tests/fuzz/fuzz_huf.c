@@ -65,7 +65,9 @@ static void check_decoders(const hl_tensor_codec_t *tc, const uint8_t *payload, 
         if (rc_s == 0) {
             if (verb < payload || verb > payload + len)
                 abort(); /* the verbatim bytes lie inside the payload */
-            if (hl_codec_symbols(tc->dtype, b, 0, n, sym2) != 0 || memcmp(sym, sym2, n) != 0)
+            uint64_t n_sym; /* n, or n / 2 for the u4 pair dtypes */
+            if (hl_codec_symbol_count(tc->dtype, n, &n_sym) != 0 ||
+                hl_codec_symbols(tc->dtype, b, 0, n, sym2) != 0 || memcmp(sym, sym2, n_sym) != 0)
                 abort(); /* the symbols are those of the decoded bytes */
         }
     } else if (rc_f == 0 && rc_s != HL_EINVAL) {
