@@ -204,14 +204,10 @@ int hl_huf_ctable_build(const hl_huf_lengths_t *l, hl_huf_ctable_t *out)
     return 0;
 }
 
-/*
- * Builds the 4096-entry table: first one symbol per window (the code in the window's low
- * bits), then every entry is extended with the symbols whose codes fit entirely in the bits
- * left over, up to HL__ENTRY_SYMS. The extension looks up the remaining high bits, shifted
- * down, in the single-symbol table: the zero-filled top bits do not matter when the code
- * found is no longer than the bits that are real.
- */
-int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
+/* What both decoder tables share: the lengths checked, per-symbol lengths, the longest
+ * code, and the single-symbol case (no bits at all). @return 1 when the table is complete
+ * (one symbol), 0 when the caller fills its windows, or HL_EINVAL. */
+static int dtable_start(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
 {
     unsigned used;
     if (!l || !out || hl__huf_lengths_check(l, &used))
@@ -223,10 +219,22 @@ int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
         if (l->len[s])
             out->symbol = (uint8_t)s;
     }
-    if (used == 1) {
-        out->single_symbol = 1;
-        return 0;
-    }
+    out->single_symbol = used == 1;
+    return used == 1;
+}
+
+/*
+ * Builds the 4096-entry table: first one symbol per window (the code in the window's low
+ * bits), then every entry is extended with the symbols whose codes fit entirely in the bits
+ * left over, up to HL__ENTRY_SYMS. The extension looks up the remaining high bits, shifted
+ * down, in the single-symbol table: the zero-filled top bits do not matter when the code
+ * found is no longer than the bits that are real.
+ */
+int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
+{
+    int rc = dtable_start(l, out);
+    if (rc)
+        return rc < 0 ? rc : 0;
     uint16_t code[HL_HUF_SYMBOLS];
     canonical_codes(l, code);
     uint32_t *e = out->entry;
@@ -262,20 +270,9 @@ int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
  * stays small in L1 for the SIMD gathers), as HL__LANE_ENTRY. */
 int hl__huf_dtable_build_lanes(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
 {
-    unsigned used;
-    if (!l || !out || hl__huf_lengths_check(l, &used))
-        return HL_EINVAL;
-    memset(out, 0, sizeof *out);
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
-        out->sym_len[s] = l->len[s];
-        out->max_len = (uint8_t)HL_MAX(out->max_len, l->len[s]);
-        if (l->len[s])
-            out->symbol = (uint8_t)s;
-    }
-    if (used == 1) {
-        out->single_symbol = 1;
-        return 0;
-    }
+    int rc = dtable_start(l, out);
+    if (rc)
+        return rc < 0 ? rc : 0;
     uint16_t code[HL_HUF_SYMBOLS];
     canonical_codes(l, code);
     unsigned m = out->max_len;

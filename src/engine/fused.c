@@ -260,26 +260,11 @@ static void fused_blocks(block_fn fn, unsigned rb, unsigned ab, const uint8_t *s
 }
 #endif
 
-static hl__gemv_path_t best_path(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                __builtin_cpu_supports("f16c");
-    if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl"))
-        return HL__GEMV_AVX512;
-    if (avx2)
-        return HL__GEMV_AVX2;
-#endif
-    return HL__GEMV_C;
-}
-
 void hl__fused_gemv_path(hl__gemv_path_t path, hl_dtype_t t, const uint8_t *sym,
                          const uint8_t *verb, uint64_t rows, uint64_t cols, size_t n_act,
                          const float *const *x, float *const *y, uint64_t y0)
 {
-    hl__gemv_path_t best = best_path();
+    hl__gemv_path_t best = hl__gemv_best_path();
     path = path <= best ? path : best;
 #if defined(__x86_64__) && defined(__GNUC__)
     bool f16 = t == HL_DTYPE_F16;

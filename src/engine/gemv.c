@@ -440,7 +440,7 @@ HL__AVX512_TARGET static void gemv_multi_avx512(hl_dtype_t t, const uint8_t *w, 
 }
 #endif
 
-static hl__gemv_path_t best_path(void)
+hl__gemv_path_t hl__gemv_best_path(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -458,7 +458,7 @@ static hl__gemv_path_t best_path(void)
 void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
                    uint64_t cols, const float *x, float *y)
 {
-    hl__gemv_path_t best = best_path();
+    hl__gemv_path_t best = hl__gemv_best_path();
     path = path <= best ? path : best;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (path == HL__GEMV_AVX512) {
@@ -487,7 +487,7 @@ void hl__gemv_multi_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint
         hl__gemv_path(path, t, w, rows, cols, x[0], y[0] + y_off);
         return;
     }
-    hl__gemv_path_t best = best_path();
+    hl__gemv_path_t best = hl__gemv_best_path();
     path = path <= best ? path : best;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (path == HL__GEMV_AVX512) {

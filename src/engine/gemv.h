@@ -31,6 +31,10 @@ bool hl__gemv_supports(hl_dtype_t t);
 void hl__gemv(hl_dtype_t t, const void *w, uint64_t rows, uint64_t cols, const float *x,
               float *y);
 
+/* The widest path this CPU runs (AVX-512 F/BW/VL, else AVX2+FMA+F16C, else C); fused.c
+ * clamps its paths with it too. */
+hl__gemv_path_t hl__gemv_best_path(void);
+
 /* The same on a given path (clamped to what the CPU runs): for tests and benchmarks. */
 void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
                    uint64_t cols, const float *x, float *y);
