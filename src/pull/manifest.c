@@ -141,9 +141,10 @@ int hl_manifest_to_json(const hl_manifest_t *m, char **out, size_t *len, hl_erro
         json_array_append_new(chunks, hex_json(m->chunks[i]));
     json_t *root = NULL;
     if (chunks && summary)
-        root = json_pack("{s:i, s:s, s:i, s:I, s:o, s:o, s:I, s:o, s:o}", "manifest_version",
+        root = json_pack("{s:i, s:s, s:I, s:I, s:o, s:o, s:I, s:o, s:o}", "manifest_version",
                          HL_MANIFEST_VERSION, "model", m->model ? m->model : "",
-                         "format_version", (int)m->format_version, "size", (json_int_t)m->size,
+                         "format_version", (json_int_t)m->format_version, "size",
+                         (json_int_t)m->size,
                          "sha256", hex_json(m->sha256), "content_digest",
                          m->has_content_digest ? hex_json(m->content_digest) : json_null(),
                          "chunk_size", (json_int_t)m->chunk_size, "chunks", chunks, "summary",
