@@ -197,6 +197,19 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
     *r = (lanes_regs_t){b0, b1, b2, b3, c0, c1, c2, c3};                                       \
     return p
 
+/* The permute lookups' tables in registers (lengths, symbols: up to 256 entries as four
+ * 64-byte vectors) and constants; not every lookup uses all of them. */
+#define PERM_TABLES(dt)                                                                        \
+    const uint8_t *lt = (dt)->info + HL__LANE_PERM_LEN, *sy = (dt)->info + HL__LANE_PERM_SYM;  \
+    const __m512i lt0 = _mm512_loadu_si512(lt), lt1 = _mm512_loadu_si512(lt + 64);             \
+    const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);            \
+    const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);     \
+    const __m512i bit7 = _mm512_set1_epi32(0x80);                                              \
+    const __mmask64 byte0 = 0x1111111111111111ull;                                             \
+    (void)st2;                                                                                 \
+    (void)st3;                                                                                 \
+    (void)bit7
+
 HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
 rounds_gather(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt,
               unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
@@ -211,15 +224,7 @@ rounds_perm(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t 
             unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
             uint8_t *sym, float *f32)
 {
-    const uint8_t *lt = dt->info + HL__LANE_PERM_LEN, *sy = dt->info + HL__LANE_PERM_SYM;
-    const __m512i lt0 = _mm512_loadu_si512(lt), lt1 = _mm512_loadu_si512(lt + 64);
-    const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);
-    const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);
-    const __m512i bit7 = _mm512_set1_epi32(0x80);
-    const __mmask64 byte0 = 0x1111111111111111ull;
-    (void)st2;
-    (void)st3;
-    (void)bit7;
+    PERM_TABLES(dt);
     ROUNDS_BODY(LOOKUP_PERM, REFILL);
 }
 
@@ -228,16 +233,8 @@ HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
 lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
           const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
 {
-    const uint8_t *lt = dt->info + HL__LANE_PERM_LEN, *sy = dt->info + HL__LANE_PERM_SYM;
-    const __m512i lt0 = _mm512_loadu_si512(lt), lt1 = _mm512_loadu_si512(lt + 64);
-    const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);
-    const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);
-    const __m512i bit7 = _mm512_set1_epi32(0x80);
-    const __mmask64 byte0 = 0x1111111111111111ull;
+    PERM_TABLES(dt);
     const unsigned rnd = 1;
-    (void)st2;
-    (void)st3;
-    (void)bit7;
     ROUNDS_BODY(LAZY_PERM, NO_REFILL);
 }
 

@@ -4,12 +4,12 @@
 # libFuzzer and runs each for FUZZ_SECONDS.
 if HL_FUZZ
 HL_FUZZ_MAIN =
-HL_FUZZ_LDFLAGS = -fsanitize=fuzzer
+HL_FUZZ_LINK_FLAGS = -fsanitize=fuzzer
 else
 noinst_LIBRARIES += tests/fuzz/libhl_replay.a
 tests_fuzz_libhl_replay_a_SOURCES = tests/fuzz/replay.c
 HL_FUZZ_MAIN = tests/fuzz/libhl_replay.a
-HL_FUZZ_LDFLAGS =
+HL_FUZZ_LINK_FLAGS =
 endif
 # Every module but the engine: no parser needs it (and fuzz binaries stay smaller).
 HL_FUZZ_LDADD = $(HL_FUZZ_MAIN) $(HL_SERVER_LIB) $(HL_PULL_LIB) $(HL_TOKENIZER_LIB) \
@@ -31,55 +31,55 @@ HL_FUZZ_CODEC = tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h
 
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
 tests_fuzz_fuzz_config_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_range_SOURCES = tests/fuzz/fuzz_range.c src/server/dist_range.c
 tests_fuzz_fuzz_range_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_range_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_range_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_manifest_SOURCES = tests/fuzz/fuzz_manifest.c
 tests_fuzz_fuzz_manifest_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_manifest_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_manifest_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_hlm_SOURCES = tests/fuzz/fuzz_hlm.c $(HL_FUZZ_UTIL)
 tests_fuzz_fuzz_hlm_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_hlm_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_hlm_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_huf_SOURCES = tests/fuzz/fuzz_huf.c $(HL_FUZZ_CODEC)
 tests_fuzz_fuzz_huf_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_huf_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_huf_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_roundtrip_SOURCES = tests/fuzz/fuzz_roundtrip.c $(HL_FUZZ_CODEC)
 tests_fuzz_fuzz_roundtrip_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_roundtrip_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_roundtrip_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c $(HL_FUZZ_UTIL) $(HL_FUZZ_TOK)
 tests_fuzz_fuzz_gguf_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_gguf_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_gguf_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c $(HL_FUZZ_UTIL)
 tests_fuzz_fuzz_safetensors_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_safetensors_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_llama2c_SOURCES = tests/fuzz/fuzz_llama2c.c $(HL_FUZZ_UTIL)
 tests_fuzz_fuzz_llama2c_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_llama2c_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_llama2c_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_tokenizer_bin_SOURCES = tests/fuzz/fuzz_tokenizer_bin.c $(HL_FUZZ_UTIL) $(HL_FUZZ_TOK)
 tests_fuzz_fuzz_tokenizer_bin_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_tokenizer_bin_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_tokenizer_bin_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_tokenizer_json_SOURCES = tests/fuzz/fuzz_tokenizer_json.c $(HL_FUZZ_UTIL) $(HL_FUZZ_TOK)
 tests_fuzz_fuzz_tokenizer_json_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_tokenizer_json_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_tokenizer_json_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_completion_SOURCES = tests/fuzz/fuzz_request.c
 tests_fuzz_fuzz_completion_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_completion_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_completion_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 
 tests_fuzz_fuzz_chat_SOURCES = tests/fuzz/fuzz_request.c
 tests_fuzz_fuzz_chat_LDADD = $(HL_FUZZ_LDADD)
-tests_fuzz_fuzz_chat_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_chat_LDFLAGS = $(AM_LDFLAGS) $(HL_FUZZ_LINK_FLAGS)
 # The same target for chat bodies.
 tests_fuzz_fuzz_chat_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CHAT
 
