@@ -7,6 +7,7 @@
  * activations in registers so a batch also reads each weight once.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/gemv.h"
@@ -451,7 +452,7 @@ static bool cpu_has_f16c(void)
 }
 #endif
 
-hl__gemv_path_t hl__gemv_best_path(void)
+static hl__gemv_path_t detect_path(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -464,6 +465,20 @@ hl__gemv_path_t hl__gemv_best_path(void)
         return HL__GEMV_AVX2;
 #endif
     return HL__GEMV_C;
+}
+
+/* Detected once per process: CPUID traps to the hypervisor in a virtual machine (it cost
+ * more than the product itself when every call asked), and the CPU does not change. Threads
+ * racing on the first call store the same value. */
+hl__gemv_path_t hl__gemv_best_path(void)
+{
+    static _Atomic int cached = -1;
+    int p = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (p < 0) {
+        p = (int)detect_path();
+        atomic_store_explicit(&cached, p, memory_order_relaxed);
+    }
+    return (hl__gemv_path_t)p;
 }
 
 void hl__gemv_path(hl__gemv_path_t path, hl_dtype_t t, const void *w, uint64_t rows,
