@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "server/daemon.h"
@@ -118,6 +119,17 @@ static double hl__conn_quiet_for(struct MHD_Connection *conn)
     return ti.tcpi_last_data_recv / 1000.0;
 }
 
+/* Bytes the client sent that libmicrohttpd has not read yet (0 when unknown). */
+static int hl__conn_unread(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int n = 0;
+    if (!ci || ioctl(ci->connect_fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
 void hl__conn_request_done(hl_daemon_t *d, struct MHD_Connection *conn)
 {
     (void)d;
@@ -167,7 +179,10 @@ static bool hl__evictable(hl_conn_t *c)
         return true;
     /* The kernel's last-receive time starts at the handshake, so time spent in the listen
      * backlog counts: a flood connection accepted just now can go at once. */
-    return c->phase == HL_CONN_FRESH && hl__conn_quiet_for(c->mhd) >= HL__EVICT_GRACE;
+    /* ...and only if nothing it sent waits unread: a client that sent its whole request
+     * while queued in the backlog is quiet because it is waiting to be served. */
+    return c->phase == HL_CONN_FRESH && hl__conn_quiet_for(c->mhd) >= HL__EVICT_GRACE &&
+           hl__conn_unread(c->mhd) == 0;
 }
 
 bool hl__conns_enforce(hl_daemon_t *d)
