@@ -109,17 +109,24 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
         e = _mm512_slli_epi32(s_, 23);                                                         \
     } while (0)
 
-/* A lazy step (the tile's last ones, codec_internal.h): lanes whose code at the window is
- * longer than their bits take a word first, then look up again. */
-#define LAZY_PERM(b, c, e)                                                                     \
+/* Lanes whose next code (n bits) is longer than their c valid bits take the next words of
+ * the stream, in lane order (masked expand); p advances by the words taken. */
+#define LAZY_TAKE(b, c, n)                                                                     \
     do {                                                                                       \
-        __m512i n_ = _mm512_maskz_permutex2var_epi8(byte0, lt0, b, lt1);                       \
-        __mmask16 k_ = _mm512_cmpgt_epu32_mask(n_, c);                                         \
+        __mmask16 k_ = _mm512_cmpgt_epu32_mask(n, c);                                          \
         __m512i w_ = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));            \
         w_ = _mm512_maskz_expand_epi32(k_, w_);                                                \
         b = _mm512_or_si512(b, _mm512_sllv_epi32(w_, c));                                      \
         c = _mm512_mask_add_epi32(c, k_, c, sixteen);                                          \
         p += 2 * (unsigned)__builtin_popcount(k_);                                             \
+    } while (0)
+
+/* A lazy step (the tile's last ones, codec_internal.h): lanes whose code at the window is
+ * longer than their bits take a word first, then look up again. */
+#define LAZY_PERM(b, c, e)                                                                     \
+    do {                                                                                       \
+        __m512i n_ = _mm512_maskz_permutex2var_epi8(byte0, lt0, b, lt1);                       \
+        LAZY_TAKE(b, c, n_);                                                                   \
         LOOKUP_PERM(b, c, e);                                                                  \
     } while (0)
 
@@ -129,12 +136,7 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
         __m512i n_ = _mm512_and_si512(                                                         \
             _mm512_i32gather_epi32(_mm512_and_si512(b, mask), (const void *)table, 4),         \
             lenmask);                                                                          \
-        __mmask16 k_ = _mm512_cmpgt_epu32_mask(n_, c);                                         \
-        __m512i w_ = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));            \
-        w_ = _mm512_maskz_expand_epi32(k_, w_);                                                \
-        b = _mm512_or_si512(b, _mm512_sllv_epi32(w_, c));                                      \
-        c = _mm512_mask_add_epi32(c, k_, c, sixteen);                                          \
-        p += 2 * (unsigned)__builtin_popcount(k_);                                             \
+        LAZY_TAKE(b, c, n_);                                                                   \
         LOOKUP(b, c, e);                                                                       \
     } while (0)
 
