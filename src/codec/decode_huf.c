@@ -31,26 +31,36 @@
  * Why it is memory-safe on any payload:
  *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
  *     payload, and leave room for the verbatim bytes and padding (checked sums); the last
- *     stream takes what remains, so the payload's length is validated with it;
- *   - every load is 8 bytes at a position p <= the stream's end, and every stream's end is
- *     followed by at least 8 bytes of the payload (later streams, verbatim bytes, padding):
- *     the fast loop's iteration bound keeps p <= end, the tail checks it before each refill
- *     and fails the tile otherwise (a valid stream never advances past its own bits);
+ *     stream takes what remains, so the payload's length is validated with it; the verbatim
+ *     bytes and padding are at least 8 bytes (HL__TILE_TAIL), so len >= 8;
+ *   - every load is 8 bytes at a position p <= lim = payload + len - 8, inside the payload
+ *     whatever stream it serves: the fast loop's iteration bound keeps p <= lim (a refill
+ *     there advances p by at most 6 bytes), the tail checks it before each refill and fails
+ *     the tile otherwise. A stream may thus read past its own end into the next stream's
+ *     bytes (or the verbatim bytes), which is memory-safe and never happens in a valid tile:
  *   - after decoding, the bits each stream consumed must round up to exactly its length;
- *   - writes are bounded by symbol counts (the same iteration bound), the tails write one
- *     entry at a time and never past the segment.
+ *   - writes are bounded by symbol counts (the same iteration bound: at most 16 symbols per
+ *     iteration), the tails store a whole 4-byte entry only while 4 bytes of the segment are
+ *     left, then one byte at a time, and never past the segment.
  */
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "codec/decode_path.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 /* Symbols written per fast-loop iteration and stream: 4 lookups x 4-byte stores. */
 #define HL__FAST_MARGIN 16
 /* Tiles of fewer symbols skip the fast loops (see hl__decode_symbols). */
 #define HL__FAST_MIN 2048
-/* Bytes a refill advances at most (it consumes at most 63 bits). */
-#define HL__REFILL_ADVANCE 7
+/* Bytes a fast-loop refill advances at most: the bits consumed since the last load are at
+ * most 7 (left of the byte it started in) + 4 lookups x 12. */
+#define HL__REFILL_ADVANCE 6
+/* Bytes of the per-tile control table (one per table window). */
+#define HL__CTL_BYTES (1u << HL_HUF_MAX_BITS)
 
 /*
  * A stream's state is three registers, so that four streams, the table and the loop count
@@ -67,17 +77,18 @@ typedef struct {
 /* Per stream, what the fast loop never keeps in registers. */
 typedef struct {
     const uint8_t *start, *end; /* the stream's bytes */
+    const uint8_t *lim;         /* last position an 8-byte load may start: payload end - 8 */
     uint8_t *out_end;           /* end of its segment of the symbol buffer */
 } hl__bounds_t;
 
 /* Advances p by the whole bytes consumed and reloads 63 bits behind a new sentinel: at least
  * 56 valid bits follow, room for four lookups of at most 12. The load stays inside the
- * payload while p <= end (8 bytes follow every stream's end): the callers ensure it. */
+ * payload while p <= lim: the callers ensure it. */
 #define REFILL(b)                                                                              \
     do {                                                                                       \
         unsigned c_ = (unsigned)__builtin_clzll((b).buf);                                      \
         (b).p += c_ >> 3;                                                                      \
-        (b).buf = ((hl__load_le64((b).p) & ~(1ull << 63)) | 1ull << 63) >> (c_ & 7);           \
+        (b).buf = (hl__load_le64((b).p) | 1ull << 63) >> (c_ & 7);           \
     } while (0)
 
 /*
@@ -93,7 +104,7 @@ typedef struct {
 #define STEP(b, j)                                                                             \
     do {                                                                                       \
         size_t w_ = (size_t)((b).buf & HL__TABLE_MASK);                                        \
-        unsigned c_ = ctl[w_];                                                                 \
+        size_t c_ = ctl[w_];                                                                   \
         hl__store_le32((b).out + (j), dt->entry[w_]);                                          \
         (b).buf >>= (c_ & 63u);                                                                \
         (b).out += c_ >> 6;                                                                    \
@@ -115,8 +126,8 @@ static inline uint64_t safe_iters(const hl__bits_t *s, const hl__bounds_t *bd, u
     uint64_t m = UINT64_MAX;
     for (unsigned k = 0; k < g; k++) {
         uint64_t sym_left = (uint64_t)(bd[k].out_end - s[k].out) / HL__FAST_MARGIN;
-        uint64_t byte_left = s[k].p > bd[k].end ? 0
-                             : (uint64_t)(bd[k].end - s[k].p) / HL__REFILL_ADVANCE;
+        uint64_t byte_left = s[k].p > bd[k].lim ? 0
+                             : (uint64_t)(bd[k].lim - s[k].p) / HL__REFILL_ADVANCE;
         m = sym_left < m ? sym_left : m;
         m = byte_left < m ? byte_left : m;
     }
@@ -167,66 +178,108 @@ fast1_impl(const hl_huf_dtable_t *dt, const uint8_t *ctl, hl__bits_t *s, const h
     *s = a;
 }
 
-/* Finishes one stream: whole entries while they fit, then the part of the last entry that
- * belongs to the segment (its bits recounted from the symbol lengths). @return 0, or -1
- * when the stream would read past its end (a valid stream never does). */
+/* Finishes one stream: whole entries while four bytes of the segment are left (an entry is
+ * stored whole, the unused bytes overwritten by the next), then the part of the last entry
+ * that belongs to the segment (its bits recounted from the symbol lengths). @return 0, or -1
+ * when a load would start past lim (a valid stream never reads past its own bytes). */
 static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bounds_t *bd)
 {
     while (b->out < bd->out_end) {
-        if (b->p + (__builtin_clzll(b->buf) >> 3) > bd->end)
+        if (b->p + (__builtin_clzll(b->buf) >> 3) > bd->lim)
             return -1;
         REFILL(*b);
         unsigned w = (unsigned)(b->buf & HL__TABLE_MASK), i = dt->info[w];
         uint32_t e = dt->entry[w];
         uint64_t left = (uint64_t)(bd->out_end - b->out);
         unsigned k = HL__INFO_COUNT(i), nb = HL__INFO_BITS(i);
-        if (k > left) {
-            k = (unsigned)left;
-            nb = 0;
+        if (left >= HL__ENTRY_SYMS) {
+            hl__store_le32(b->out, e);
+        } else {
+            if (k > left) {
+                k = (unsigned)left;
+                nb = 0;
+                for (unsigned j = 0; j < k; j++)
+                    nb += dt->sym_len[(e >> (8 * j)) & 0xffu];
+            }
             for (unsigned j = 0; j < k; j++)
-                nb += dt->sym_len[(e >> (8 * j)) & 0xffu];
+                b->out[j] = (uint8_t)(e >> (8 * j));
         }
-        for (unsigned j = 0; j < k; j++)
-            b->out[j] = (uint8_t)(e >> (8 * j));
         b->out += k;
         b->buf >>= nb;
     }
     return 0;
 }
 
-/* All streams through the fast loops: groups of 4, then single streams. (Eight at once
- * would need 24 registers for their states: the spills cost more than the parallelism.) */
-static inline __attribute__((always_inline)) void
-fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
+/* ctl[] from the table's info bytes (see STEP), eight at a time: the portable build does not
+ * vectorize the byte loop. Counts are 1..4 in every window (hl_huf_dtable_build), so
+ * count - 1 borrows from no neighbour. Not inlined: the caller's frame then needs no vector
+ * alignment, which would cost the hot loop a frame-pointer register. */
+static __attribute__((noinline)) void ctl_recode_c(const uint8_t *info, uint8_t *ctl)
 {
-    /* Eight info bytes at a time (the portable build does not vectorize the byte loop):
-     * counts are 1..4 in a complete code, so count - 1 borrows from no neighbour. */
-    _Alignas(64) uint8_t ctl[1u << HL_HUF_MAX_BITS];
     const uint64_t lo4 = 0x0f0f0f0f0f0f0f0full, ones = 0x0101010101010101ull;
-    for (size_t w = 0; w < sizeof ctl; w += 8) {
+    for (size_t w = 0; w < HL__CTL_BYTES; w += 8) {
         uint64_t v, c;
-        memcpy(&v, dt->info + w, 8);
+        memcpy(&v, info + w, 8);
         c = (v & lo4) | (((v >> 4) & lo4) - ones) << 6;
         memcpy(ctl + w, &c, 8);
     }
+}
+
+/* All streams through the fast loops: groups of 4, then single streams. (Eight at once
+ * would need 24 registers for their states: the spills cost more than the parallelism.) */
+static inline __attribute__((always_inline)) void
+fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns,
+              void (*recode)(const uint8_t *, uint8_t *))
+{
+    uint8_t ctl[HL__CTL_BYTES];
+    recode(dt->info, ctl);
+    /* A group of 4 stops when its tightest stream nears its end; each then goes on alone. */
     uint32_t s = 0;
     for (; s + 4 <= ns; s += 4)
         fast4_impl(dt, ctl, st + s, bd + s);
-    for (; s < ns; s++)
+    for (s = 0; s < ns; s++)
         fast1_impl(dt, ctl, st + s, bd + s);
 }
 
 static void fast_all_c(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd,
                        uint32_t ns)
 {
-    fast_all_impl(dt, st, bd, ns);
+    fast_all_impl(dt, st, bd, ns, ctl_recode_c);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2,bmi,bmi2,lzcnt"))) static void
-fast_all_bmi2(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
+/* The same bytes as ctl_recode_c, 64 at a time. */
+__attribute__((target("avx512f,avx512bw"), noinline)) static void
+ctl_recode_avx512(const uint8_t *info, uint8_t *ctl)
 {
-    fast_all_impl(dt, st, bd, ns);
+    const __m512i lo4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    for (size_t w = 0; w < HL__CTL_BYTES; w += 64) {
+        __m512i v = _mm512_loadu_si512(info + w);
+        __m512i cnt = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), one);
+        /* cnt <= 3: shifted by 6 within a 16-bit lane it stays in its byte */
+        __m512i c = _mm512_or_si512(_mm512_and_si512(v, lo4), _mm512_slli_epi16(cnt, 6));
+        _mm512_storeu_si512(ctl + w, c);
+    }
+}
+
+/* ... and 32 at a time. */
+__attribute__((target("avx2"), noinline)) static void ctl_recode_avx2(const uint8_t *info,
+                                                                       uint8_t *ctl)
+{
+    const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (size_t w = 0; w < HL__CTL_BYTES; w += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(info + w));
+        __m256i cnt = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), lo4), one);
+        __m256i c = _mm256_or_si256(_mm256_and_si256(v, lo4), _mm256_slli_epi16(cnt, 6));
+        _mm256_storeu_si256((__m256i *)(ctl + w), c);
+    }
+}
+
+__attribute__((target("bmi,bmi2,lzcnt"))) static void
+fast_all_bmi2(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns,
+              hl__decode_path_t path)
+{
+    fast_all_impl(dt, st, bd, ns, path == HL__PATH_AVX512 ? ctl_recode_avx512 : ctl_recode_avx2);
 }
 #endif
 
@@ -267,6 +320,7 @@ static int parse_header(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
         bd[s].start = payload + off;
         off += lens[s];
         bd[s].end = payload + off;
+        bd[s].lim = payload + len - HL__TILE_TAIL;
         bd[s].out_end = sym + hl__seg_start(n, ns, s + 1);
         st[s].buf = 1ull << 63; /* nothing loaded, nothing consumed: the first refill loads */
         st[s].p = bd[s].start;
@@ -303,7 +357,7 @@ int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint
     bool fast = n >= HL__FAST_MIN;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast && path != HL__PATH_C) {
-        fast_all_bmi2(dt, st, bd, ns);
+        fast_all_bmi2(dt, st, bd, ns, path);
         fast = false;
     }
 #endif
