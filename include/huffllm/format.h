@@ -116,7 +116,8 @@ typedef struct {
     uint32_t n_tiles;
     const hl_tile_entry_t *tiles; /* n_tiles entries (decoded into native order) */
     hl_tensor_codec_t codec;
-    uint64_t hist[HL_HUF_SYMBOLS]; /* symbol histogram (for inspect's entropy bound) */
+    uint64_t hist[HL_HUF_SYMBOLS]; /* symbol histogram (for inspect's entropy bound); for the
+                                    * u4 pair dtypes that of the u4 codes (sum = weights) */
 } hl_tensor_t;
 
 typedef struct hl_hlm_s hl_hlm_t;

@@ -36,6 +36,19 @@ int hl_cli_quant_apply(hl_cli_quant_t *q, hl_source_t *src, const char *out_path
                        char **argv, hl_error_t *err);
 /* `inspect`: the quantization of a lossy file per tensor (nothing for lossless files). */
 void hl_cli_quant_report(const hl_hlm_t *h, FILE *out);
+/* The coded codes of a quantized tensor against their empirical entropy. */
+typedef struct {
+    uint64_t weights;
+    bool huffman;             /* else RAW: code_bits = 8 per symbol */
+    bool derived;             /* u4 pairs: the code derived from the codes' histogram */
+    const char *kind; /* "raw", "huffman", "pairs-derived" or "pairs-table" */
+    double code_bits;         /* bits of the coded symbols (no framing, table, verbatim) */
+    double entropy_bits;      /* weights x the entropy of the codes' histogram */
+    double pair_entropy_bits; /* u4 pairs: (weights / 2) x the pairs' entropy; else = above */
+} hl_cli_code_stats_t;
+/* For u4 pair tensors this decodes the tensor (the pair histogram is not stored when the code
+ * is derived). @return 0, HL_EINVAL (not a quantized tensor) or an HL_E* code. */
+int hl_cli_quant_code_stats(const hl_hlm_t *h, const hl_tensor_t *t, hl_cli_code_stats_t *st);
 /* --quantize mix: measures each matrix's sensitivity on src and appends a u8 rule for the
  * most sensitive ones to q->plan (quant_mix.c documents the criterion); temporary files go
  * to dir. @return 0 or HL_E* (err set). */

@@ -91,6 +91,33 @@ int hl_quantize_tensor(hl_dtype_t t, const float *x, uint64_t rows, uint64_t col
  */
 int hl_quant_pack_pairs(hl_dtype_t single, const uint8_t *src, uint64_t n, uint8_t *dst);
 
+/*
+ * The derived pair code. A pair symbol (a, b) counts two u4 codes; coding it with the Huffman
+ * code of the weights c(a) * c(b), c being the histogram of the tensor's u4 codes (16 counts),
+ * costs about the codes' own entropy per weight (the product model's expected length is
+ * H(even codes) + H(odd codes) against that histogram), yet a file need only store those 16
+ * counts, not the ~200-entry pair histogram and its table (docs/ENTROLLM.md measures both).
+ * Every pair that occurs has c(a), c(b) > 0, so it has a code.
+ */
+/* The u4 code histogram of a pair histogram: each pair adds one to both of its codes
+ * (symbols 16..255 of codes stay 0). @return 0, HL_EINVAL or HL_EOVERFLOW. */
+int hl_quant_pair_fold(const uint64_t pair_hist[HL_HUF_SYMBOLS], uint64_t codes[HL_HUF_SYMBOLS]);
+/* The pair code's lengths, limited to max_bits, from the code histogram (deterministic: the
+ * counts are scaled down only beyond 2^26 in all, with integer shifts). @return 0, or
+ * HL_EINVAL (a count on a symbol above 15, an overflowing total, max_bits out of range). */
+int hl_quant_pair_lengths(const uint64_t codes[HL_HUF_SYMBOLS], unsigned max_bits,
+                          hl_huf_lengths_t *out);
+/* hl_tensor_codec_init_as for a pair dtype with the derived code (the lengths come from the
+ * pair histogram's codes, the costs and the RAW/lanes choices from the pair histogram itself);
+ * *max_bits gets the length limit to store. @return as hl_tensor_codec_init_as. */
+int hl_quant_pair_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t,
+                             const uint64_t pair_hist[HL_HUF_SYMBOLS], uint32_t n_streams,
+                             hl_codec_t huf, unsigned *max_bits);
+/* hl_tensor_codec_load for a stored derived code. @return 0 or HL_EFORMAT. */
+int hl_quant_pair_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec,
+                             uint32_t n_streams, const uint64_t codes[HL_HUF_SYMBOLS],
+                             unsigned max_bits);
+
 /* Dequantizes source bytes of a quantized dtype (RAW-stored tiles and tests); per-tensor
  * dtypes take scale and zero from tc. @return 0 or HL_EINVAL. */
 int hl_quant_widen_f32(const hl_tensor_codec_t *tc, hl_dtype_t t, const void *src, uint64_t n,

@@ -254,3 +254,61 @@ int hl_quant_widen_f32(const hl_tensor_codec_t *tc, hl_dtype_t t, const void *sr
     }
     return 0;
 }
+
+/* ---- the derived pair code (quant.h) ---- */
+
+int hl_quant_pair_fold(const uint64_t pair_hist[HL_HUF_SYMBOLS], uint64_t codes[HL_HUF_SYMBOLS])
+{
+    if (!pair_hist || !codes)
+        return HL_EINVAL;
+    memset(codes, 0, sizeof(uint64_t) * HL_HUF_SYMBOLS);
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+        if (!hl_add_ok(codes[s & 15u], pair_hist[s], &codes[s & 15u]) ||
+            !hl_add_ok(codes[s >> 4], pair_hist[s], &codes[s >> 4]))
+            return HL_EOVERFLOW;
+    return 0;
+}
+
+/* Products c(a) c(b) of counts whose total is at most this stay below 2^53 in all (the
+ * package-merge keeps totals below 2^59 and would otherwise rescale on its own). */
+#define PAIR_MAX_CODES (1ull << 26)
+
+int hl_quant_pair_lengths(const uint64_t codes[HL_HUF_SYMBOLS], unsigned max_bits,
+                          hl_huf_lengths_t *out)
+{
+    if (!codes || !out)
+        return HL_EINVAL;
+    uint64_t total = 0, c[16];
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+        if ((s >= 16 && codes[s]) || !hl_add_ok(total, codes[s], &total))
+            return HL_EINVAL; /* u4 codes are 0..15 */
+    /* Scale down so the products cannot overflow, keeping every used code used (its pairs
+     * must keep a code). Integer arithmetic only: writer and reader derive the same code. */
+    unsigned shift = 0;
+    while ((total >> shift) > PAIR_MAX_CODES)
+        shift++;
+    for (unsigned a = 0; a < 16; a++)
+        c[a] = codes[a] ? HL_MAX(codes[a] >> shift, 1) : 0;
+    /* The weight of pair (a, b), a the low nibble (the even weight): what the pair would
+     * count if neighbours were independent and both followed the tensor's code histogram. */
+    uint64_t w[HL_HUF_SYMBOLS];
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+        w[s] = c[s & 15u] * c[s >> 4];
+    return hl_huf_build_lengths(w, max_bits, out);
+}
+
+int hl_quant_pair_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec,
+                             uint32_t n_streams, const uint64_t codes[HL_HUF_SYMBOLS],
+                             unsigned max_bits)
+{
+    hl_huf_lengths_t l;
+    uint8_t table[HL_HUF_TABLE_BYTES];
+    if (!tc || !codes)
+        return HL_EINVAL;
+    if (!hl_quant_is_pair(t) || !hl_codec_is_huf(codec) || max_bits < 1 ||
+        max_bits > HL_HUF_MAX_BITS || hl_quant_pair_lengths(codes, max_bits, &l))
+        return HL_EFORMAT;
+    /* through the stored-table path, so both kinds of table are checked and built alike */
+    hl_huf_lengths_write(&l, table);
+    return hl_tensor_codec_load(tc, t, codec, n_streams, table);
+}

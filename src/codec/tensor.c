@@ -41,14 +41,25 @@
  */
 #define HL__LANES_WIDE_BITS 4.5
 
+/* Code lengths limited to max_bits for a histogram: the optimal ones, or (codes != NULL, u4
+ * pair dtypes) the ones derived from the single codes' histogram (quant_model.c), which a
+ * reader rebuilds from that histogram alone. */
+static int build_lengths(const uint64_t hist[HL_HUF_SYMBOLS], const uint64_t *codes,
+                         unsigned max_bits, hl_huf_lengths_t *l)
+{
+    return codes ? hl_quant_pair_lengths(codes, max_bits, l)
+                 : hl_huf_build_lengths(hist, max_bits, l);
+}
+
 /* Whether the lanes layout pays for a tensor (above); if so, its 8-bit lengths and their
  * cost replace *l and *bits. */
-static bool lanes_pay(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n,
-                      uint64_t tiles, uint32_t n_streams, hl_huf_lengths_t *l, uint64_t *bits)
+static bool lanes_pay(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], const uint64_t *codes,
+                      uint64_t n, uint64_t tiles, uint32_t n_streams, hl_huf_lengths_t *l,
+                      uint64_t *bits, unsigned *max_bits)
 {
     hl_huf_lengths_t short_l;
     uint64_t v;
-    if (hl_huf_build_lengths(hist, HL__LANES_SHORT_BITS, &short_l) ||
+    if (build_lengths(hist, codes, HL__LANES_SHORT_BITS, &short_l) ||
         hl__verbatim_bytes(t, n, &v))
         return false;
     uint64_t short_bits = hl_huf_cost_bits(hist, &short_l);
@@ -63,6 +74,7 @@ static bool lanes_pay(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_
         (n >= HL__RULE_TILE_ELEMS || lanes <= bound * (1 + HL__LANES_MAX_OVER_BOUND))) {
         *l = short_l;
         *bits = short_bits;
+        *max_bits = HL__LANES_SHORT_BITS;
         return true;
     }
     /* wide alphabets keep their 12-bit code: lanes beat HUF's few symbols per lookup */
@@ -100,14 +112,17 @@ int hl_tensor_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t his
     return hl_tensor_codec_init_as(tc, t, hist, n_streams, HL_CODEC_DEFAULT);
 }
 
-int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
-                            const uint64_t hist[HL_HUF_SYMBOLS], uint32_t n_streams,
-                            hl_codec_t huf)
+/* hl_tensor_codec_init_as, with the lengths derived from codes when it is not NULL; *max_bits
+ * gets the length limit the lengths were built with. */
+static int codec_init(hl_tensor_codec_t *tc, hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS],
+                      const uint64_t *codes, uint32_t n_streams, hl_codec_t huf,
+                      unsigned *max_bits)
 {
     if (!tc || !hist || n_streams < 1 || n_streams > HL_TILE_MAX_STREAMS ||
         (unsigned)t > HL_DTYPE_MAX || !hl_codec_is_huf(huf))
         return HL_EINVAL;
     set_raw(tc, t, n_streams);
+    *max_bits = HL_HUF_MAX_BITS;
     if (t == HL_DTYPE_RAW)
         return 0;
     uint64_t n = 0;
@@ -119,7 +134,7 @@ int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
     if (t == HL_DTYPE_Q8_0 && n % HL_Q8_0_BLOCK)
         return HL_EINVAL;
     hl_huf_lengths_t lengths;
-    int rc = hl_huf_build_lengths(hist, HL_HUF_MAX_BITS, &lengths);
+    int rc = build_lengths(hist, codes, HL_HUF_MAX_BITS, &lengths);
     if (rc)
         return rc;
     uint64_t coded_bits = hl_huf_cost_bits(hist, &lengths), raw_bytes;
@@ -134,12 +149,14 @@ int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
      * their lead (measured 1.87 against HUF's 2.44 G weights/s): HUF */
     if (huf == HL_CODEC_HUF_LANES && t == HL_DTYPE_F32)
         huf = HL_CODEC_HUF;
-    if (huf == HL_CODEC_HUF_LANES && !lanes_pay(t, hist, n, tiles, n_streams, &lengths,
-                                                &coded_bits))
+    if (huf == HL_CODEC_HUF_LANES && !lanes_pay(t, hist, codes, n, tiles, n_streams, &lengths,
+                                                &coded_bits, max_bits))
         huf = HL_CODEC_HUF;
     /* per tile: stream lengths and byte rounding (HUF) or the lanes' last words (LANES) */
     double framing = huf == HL_CODEC_HUF ? 3.0 * n_streams : HL__LANES_FILL_BYTES;
-    double huf_sym_bytes = (double)coded_bits / 8 + HL_HUF_TABLE_BYTES +
+    /* a derived table is stored as one byte (its length limit) */
+    double table = codes ? 1.0 : HL_HUF_TABLE_BYTES;
+    double huf_sym_bytes = (double)coded_bits / 8 + table +
                            (double)tiles * (framing + HL__TILE_TAIL);
     double saving = (double)n - huf_sym_bytes;
     if (saving < 0.01 * (double)raw_bytes)
@@ -147,6 +164,25 @@ int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
     tc->codec = huf;
     tc->lengths = lengths;
     return tables_from_lengths(tc) ? HL_EINTERNAL : 0;
+}
+
+int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
+                            const uint64_t hist[HL_HUF_SYMBOLS], uint32_t n_streams,
+                            hl_codec_t huf)
+{
+    unsigned max_bits;
+    return codec_init(tc, t, hist, NULL, n_streams, huf, &max_bits);
+}
+
+int hl_quant_pair_codec_init(hl_tensor_codec_t *tc, hl_dtype_t t,
+                             const uint64_t pair_hist[HL_HUF_SYMBOLS], uint32_t n_streams,
+                             hl_codec_t huf, unsigned *max_bits)
+{
+    uint64_t codes[HL_HUF_SYMBOLS];
+    if (!hl_quant_is_pair(t) || !pair_hist || !max_bits)
+        return HL_EINVAL;
+    int rc = hl_quant_pair_fold(pair_hist, codes);
+    return rc ? rc : codec_init(tc, t, pair_hist, codes, n_streams, huf, max_bits);
 }
 
 int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, uint32_t n_streams,

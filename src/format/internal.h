@@ -86,4 +86,30 @@ uint64_t hl__tile_elems(const hl_tensor_t *t, uint32_t tile);
  */
 int hl__source_check(const hl_source_t *src, size_t **order, hl_error_t *err);
 
+/* What the writer stores for one tensor (plan.c). */
+typedef struct {
+    hl_tensor_codec_t *tc; /* the codec (the caller's) */
+    bool derived;          /* a u4 pair code derived from the code histogram (1-byte table) */
+    bool codes_hist;       /* a pair tensor storing its u4 code histogram, not the pairs' */
+    unsigned max_bits;     /* the length limit a derived code was built with */
+    double est_bytes;      /* estimated tile payloads + histogram + table bytes */
+} hl__tplan_t;
+
+/*
+ * Chooses a tensor's codec and what its directory entry stores, from its symbol histogram:
+ * the codec's own choice (hl_tensor_codec_init), RAW when Huffman would not beat the raw
+ * bytes with table and framing counted (or when raw is set), and for u4 pair dtypes the
+ * derived code instead of an explicit table when its estimated size is not larger.
+ * n_tiles: the tensor's tiles (or an estimate). @return 0 or an HL_E* code.
+ */
+int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n_elems,
+                    uint64_t n_tiles, uint32_t n_streams, bool raw, hl_tensor_codec_t *tc,
+                    hl__tplan_t *p);
+/* The histogram and table bytes of a directory entry (hist: the symbol histogram; codes_hist
+ * stores its u4 code histogram instead). @return 0 or HL_EOVERFLOW. */
+int hl__entry_encode(const hl_tensor_codec_t *tc, const uint64_t hist[HL_HUF_SYMBOLS],
+                     bool codes_hist, bool derived, unsigned max_bits,
+                     uint8_t hbuf[HL__HIST_MAX], size_t *hn, uint8_t tbuf[HL__TABLE_MAX],
+                     size_t *tn);
+
 #endif /* HL_FORMAT_INTERNAL_H */

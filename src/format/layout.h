@@ -1,5 +1,8 @@
 /*
- * The .hlm byte layout (version 2; version 1 is the same with header flags 0). Everything is little-endian; offsets are absolute file
+ * The .hlm byte layout (version 2; version 1 is the same with header flags 0; version 3 adds
+ * derived u4 pair codes and code histograms, below). A writer writes the lowest version that
+ * holds its file: 3 only when some tensor uses what version 3 adds, else
+ * HL_FORMAT_VERSION (2). Everything is little-endian; offsets are absolute file
  * offsets unless said otherwise. Sections follow each other in this order with no gaps,
  * except zero padding before the tile payloads:
  *
@@ -45,7 +48,8 @@
  *         64 u64 byte offset of the tensor in its source file
  *         72 u64 first tile entry  80 u32 number of tiles  84 u32 zero
  *         88 u32 histogram offset 92 u32 histogram length   (in the codec blob)
- *         96 u32 table offset    100 u32 table length       (in the codec blob; 0 for RAW)
+ *         96 u32 table offset    100 u32 table length       (in the codec blob; 0 for RAW,
+ *            1 for a derived u4 pair code)
  *    then tile entries, HL__TILE_SIZE (16) bytes each: u64 offset, u32 length, u32 CRC32C;
  *         a tensor's tiles are consecutive, tensors in directory order
  *    then the codec blob, per tensor its histogram then its table:
@@ -53,9 +57,18 @@
  *         mode 0 (sparse): pairs (u8 symbol, LEB128 count > 0) in increasing symbol order,
  *         mode 1 (dense): 256 LEB128 counts;
  *         the counts sum to the element count (inspect's entropy bound needs no decoding);
+ *         for the u4 pair dtypes (qp4*), to the number of pair symbols (weights / 2) or,
+ *         version 3, to the weights: then it counts the u4 CODES (symbols 0..15 only), the
+ *         "code histogram" (both sums cannot be equal for a non-empty tensor);
  *      Huffman table (HUF and HUF_LANES codecs): u8 first, u8 last used symbol, then the code lengths
  *         of symbols first..last, 4 bits each, low nibble first (exponent tables use a short
- *         range of symbols, so this is a fraction of the 128-byte full table)
+ *         range of symbols, so this is a fraction of the 128-byte full table);
+ *         or (version 3, pair dtypes with a code histogram only) ONE byte, max_bits in
+ *         1..12: a derived code, whose lengths are hl_quant_pair_lengths(code histogram,
+ *         max_bits) (src/codec/quant_model.c: package-merge on the weights c(a) * c(b) of the
+ *         pairs (a, b), deterministic integer arithmetic), so the reader rebuilds them.
+ *         A pair tensor stores the code histogram when it has a derived code or is RAW, the
+ *         pair histogram with an explicit table (src/format/plan.c chooses by size)
  *    then the string table (names are not NUL-terminated).
  *
  * Restore recipe:
@@ -107,6 +120,10 @@
 #define HL__SEG_SIZE 24
 #define HL__TRAILER_SIZE 40
 #define HL__TILE_ALIGN 64
+
+/* Version 3: derived u4 pair codes and code histograms (above); readers take 1 .. max. */
+#define HL__VERSION_PAIR_CODES 3u
+#define HL__VERSION_MAX 3u
 
 #define HL__FLAG_META_ZSTD 1u
 #define HL__FLAG_RAW_ZSTD 2u

@@ -7,6 +7,7 @@ src_format_libhl_format_a_SOURCES = \
 	src/format/internal.h \
 	src/format/source.c \
 	src/format/source_dispose.c \
+	src/format/plan.c \
 	src/format/write.c \
 	src/format/read.c \
 	src/format/verify.c \

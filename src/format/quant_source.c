@@ -62,34 +62,17 @@ static int write_all(FILE *f, const void *p, size_t n, const char *path, hl_erro
 /* Weights per tile the size estimate assumes (the writer's default tile). */
 #define EST_TILE_WEIGHTS 65536
 
-/*
- * Estimated stored bytes of n weights of dtype t with symbol histogram hist: the codec the
- * writer would choose (hl_tensor_codec_init: RAW when Huffman does not pay), its coded bits
- * and verbatim bytes, the stored table and histogram (about 2 bytes per used symbol: a pair
- * alphabet's ~200 symbols matter on small matrices), and ~68 bytes of framing per tile.
- */
+/* Estimated stored bytes of n weights of dtype t with symbol histogram hist: the writer's own
+ * plan (format/plan.c: codec, RAW rule, derived or explicit pair code, directory bytes) plus
+ * the tile entries. */
 static double est_bytes(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n)
 {
     hl_tensor_codec_t *tc = malloc(sizeof *tc);
-    uint64_t raw, n_sym, v = 0;
+    hl__tplan_t plan;
+    uint64_t tiles = n / EST_TILE_WEIGHTS + 1;
     double est = HUGE_VAL;
-    if (!tc || hl_tensor_codec_init(tc, t, hist, 4) || hl_dtype_bytes(t, n, &raw) ||
-        hl_codec_symbol_count(t, n, &n_sym)) {
-        free(tc);
-        return est;
-    }
-    unsigned used = 0;
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
-        used += hist[s] != 0;
-    double tiles = (double)(n / EST_TILE_WEIGHTS + 1);
-    if (tc->codec == HL_CODEC_RAW) {
-        est = (double)raw + 2.0 * used + 8.0 * tiles;
-    } else {
-        uint64_t bits = hl_huf_cost_bits(hist, &tc->lengths);
-        v = raw - n_sym; /* the block heads: everything but the one byte per symbol */
-        if (bits != UINT64_MAX)
-            est = (double)bits / 8 + (double)v + 2.5 * used + 68.0 * tiles;
-    }
+    if (tc && hl__tensor_plan(t, hist, n, tiles, 4, false, tc, &plan) == 0)
+        est = plan.est_bytes + (double)(tiles * HL__TILE_SIZE);
     free(tc);
     return est;
 }
@@ -100,8 +83,10 @@ static double est_bytes(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint6
  * packs q in place (two codes per byte) and switches *qt and *qbytes to the pair dtype.
  * Pairs code the joint distribution of two neighbours, whose entropy is at most twice the
  * single one, and a 256-symbol alphabet loses less to whole-bit code lengths than a
- * 16-symbol one (docs/ENTROLLM.md measures both); on small matrices the bigger table and
- * histogram, or a pair code too close to 8 bits to beat packed codes, keep single codes.
+ * 16-symbol one (docs/ENTROLLM.md measures both). Since the pair code may be derived from the
+ * codes' histogram (format/plan.c), pairs cost no more directory bytes than single codes, so
+ * they win nearly everywhere; a pair code too close to 8 bits to beat packed codes (RAW) can
+ * still keep single codes.
  */
 static bool pairs_pay(hl_dtype_t *qt, uint8_t *q, uint64_t n, uint64_t cols, uint64_t *qbytes)
 {

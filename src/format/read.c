@@ -28,10 +28,10 @@ static int hl__parse_header(hl_hlm_t *h, hl__header_t *hd, hl_error_t *err)
     if (size < HL__HDR_VERSION + 4)
         return hl_error_set(err, HL_EFORMAT, "truncated: %llu bytes", (unsigned long long)size);
     h->version = hl_load_le32(p + HL__HDR_VERSION);
-    if (h->version != 1 && h->version != HL_FORMAT_VERSION)
+    if (h->version < 1 || h->version > HL__VERSION_MAX)
         return hl_error_set(err, HL_EVERSION,
-                            "unsupported .hlm version %u (this build reads 1 to %d)", h->version,
-                            HL_FORMAT_VERSION);
+                            "unsupported .hlm version %u (this build reads 1 to %u)", h->version,
+                            HL__VERSION_MAX);
     if (size < HL__HDR_SIZE + HL__TRAILER_SIZE)
         return hl_error_set(err, HL_EFORMAT, "truncated: %llu bytes, shorter than header and "
                                              "trailer",
@@ -119,6 +119,72 @@ static int hl__take_string(hl_hlm_t *h, const uint8_t *tab, uint64_t tab_len, ui
     return 0;
 }
 
+/*
+ * A tensor's histogram and Huffman table (layout.h): t->hist and t->codec. For the u4 pair
+ * dtypes t->hist is always the histogram of the u4 codes (sum = weights), a stored pair
+ * histogram being folded: the entropy the codes' Huffman coding is measured against.
+ */
+static int hl__parse_code(const hl_hlm_t *h, hl_tensor_t *t, unsigned codec, unsigned n_streams,
+                          uint64_t n_elems, const uint8_t *blob, uint64_t blob_len,
+                          uint32_t hoff, uint32_t hlen, uint32_t toff, uint32_t tlen,
+                          hl_error_t *err)
+{
+    if (!hl_range_ok(hoff, hlen, blob_len) || hl__hist_decode(blob + hoff, hlen, t->hist) != 0)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
+    uint64_t sum = 0;
+    bool small = true; /* only symbols 0..15: could be u4 codes */
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        if (!hl_add_ok(sum, t->hist[s], &sum))
+            return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
+        small &= s < 16 || !t->hist[s];
+    }
+    uint64_t n_sym = 0; /* u4 pair dtypes: one symbol per two weights */
+    if (t->dtype != HL_DTYPE_RAW && hl_codec_symbol_count(t->dtype, n_elems, &n_sym) != 0)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad dtype", t->name);
+    bool pair = hl_quant_is_pair(t->dtype);
+    bool codes = pair && n_elems && sum == n_elems;
+    if (codes && (h->version < HL__VERSION_PAIR_CODES || !small))
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': a u4 code histogram %s", t->name,
+                            small ? "needs .hlm version 3" : "counts symbols above 15");
+    if (!codes && sum != n_sym)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': histogram counts %llu symbols for "
+                                             "%llu weights (%llu expected)",
+                            t->name, (unsigned long long)sum, (unsigned long long)n_elems,
+                            (unsigned long long)n_sym);
+    bool derived = tlen == 1;
+    if (derived && !(codes && hl_codec_is_huf((hl_codec_t)codec)))
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': a derived Huffman code needs a u4 "
+                                             "pair dtype, a code histogram and a Huffman codec",
+                            t->name);
+    if (codes && tlen > 1)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': an explicit Huffman table comes with "
+                                             "the pair histogram, not the code histogram",
+                            t->name);
+    uint8_t table[HL_HUF_TABLE_BYTES] = {0};
+    int rc = 0;
+    if ((codec == HL_CODEC_RAW) != (tlen == 0) || !hl_range_ok(toff, tlen, blob_len))
+        rc = HL_EFORMAT;
+    else if (derived)
+        rc = hl_quant_pair_codec_load(&t->codec, t->dtype, (hl_codec_t)codec, n_streams,
+                                      t->hist, blob[toff]);
+    else if (tlen && hl__table_decode(blob + toff, tlen, table) != 0)
+        rc = HL_EFORMAT;
+    else
+        rc = hl_tensor_codec_load(&t->codec, t->dtype, (hl_codec_t)codec, n_streams, table);
+    if (rc != 0)
+        return hl_error_set(err, HL_EFORMAT, "tensor '%s': invalid Huffman %s or codec "
+                                             "parameters (codec %u, %u streams)",
+                            t->name, derived ? "code length limit" : "table", codec,
+                            n_streams);
+    uint64_t folded[HL_HUF_SYMBOLS];
+    if (pair && !codes) {
+        if (hl_quant_pair_fold(t->hist, folded) != 0)
+            return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
+        memcpy(t->hist, folded, sizeof folded);
+    }
+    return 0;
+}
+
 static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8_t *dir,
                             uint64_t hist_at, uint64_t hist_len, uint64_t str_at,
                             uint64_t str_len, uint64_t *next_tile, size_t *str_used,
@@ -182,29 +248,10 @@ static int hl__parse_tensor(hl_hlm_t *h, size_t i, const uint8_t *r, const uint8
         return hl_error_set(err, HL_EFORMAT, "tensor '%s': raw dtype with codec %u", t->name,
                             codec);
     uint32_t toff = hl_load_le32(r + 96), tlen = hl_load_le32(r + 100);
-    uint8_t table[HL_HUF_TABLE_BYTES] = {0};
-    if ((codec == HL_CODEC_RAW) != (tlen == 0) || !hl_range_ok(toff, tlen, hist_len) ||
-        (tlen && hl__table_decode(dir + hist_at + toff, tlen, table) != 0) ||
-        hl_tensor_codec_load(&t->codec, t->dtype, (hl_codec_t)codec, n_streams, table) != 0)
-        return hl_error_set(err, HL_EFORMAT, "tensor '%s': invalid Huffman table or codec "
-                                             "parameters (codec %u, %u streams)",
-                            t->name, codec, n_streams);
-    uint32_t hoff = hl_load_le32(r + 88), hlen = hl_load_le32(r + 92);
-    if (!hl_range_ok(hoff, hlen, hist_len) || hl__hist_decode(dir + hist_at + hoff, hlen,
-                                                              t->hist) != 0)
-        return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
-    uint64_t sum = 0;
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
-        if (!hl_add_ok(sum, t->hist[s], &sum))
-            return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad symbol histogram", t->name);
-    uint64_t n_sym = 0; /* u4 pair dtypes: one symbol per two weights */
-    if (t->dtype != HL_DTYPE_RAW && hl_codec_symbol_count(t->dtype, n_elems, &n_sym) != 0)
-        return hl_error_set(err, HL_EFORMAT, "tensor '%s': bad dtype", t->name);
-    if (sum != n_sym)
-        return hl_error_set(err, HL_EFORMAT, "tensor '%s': histogram counts %llu symbols for "
-                                             "%llu weights (%llu expected)",
-                            t->name, (unsigned long long)sum, (unsigned long long)n_elems,
-                            (unsigned long long)n_sym);
+    int rc = hl__parse_code(h, t, codec, n_streams, n_elems, dir + hist_at, hist_len,
+                            hl_load_le32(r + 88), hl_load_le32(r + 92), toff, tlen, err);
+    if (rc != 0)
+        return rc;
     t->stored_bytes = tlen + (uint64_t)t->n_tiles * HL__TILE_SIZE;
     for (uint32_t j = 0; j < t->n_tiles; j++) {
         const hl_tile_entry_t *e = &t->tiles[j];

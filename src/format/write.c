@@ -17,6 +17,10 @@ typedef struct {
     uint32_t hist_off, hist_len, table_off, table_len;
     uint32_t name_off, name_len, role_off, role_len;
     hl_tensor_codec_t tc;
+    /* what the directory entry stores (plan.c): a derived u4 pair code (1-byte table holding
+     * max_bits), the u4 code histogram instead of the pairs' */
+    bool derived, codes_hist;
+    unsigned max_bits;
     /* 1 + index of an earlier tensor with the same dtype, shape and bytes, else 0: its tile
      * entries, histogram and table then point at that tensor's (llama.cpp writes a tied
      * embedding twice, as token_embd.weight and output.weight). */
@@ -33,6 +37,7 @@ typedef struct {
     hl__wtensor_t *wt;
     size_t *order;
     uint64_t n_tiles;
+    uint32_t version; /* the lowest format version that holds the file (layout.h) */
     /* directory: built in memory, tile entries filled while encoding */
     uint8_t *dir;
     uint64_t dir_len, tiles_at, hist_at, str_at;
@@ -54,30 +59,6 @@ typedef struct {
 static int hl__oom(hl_error_t *err)
 {
     return hl_error_set(err, HL_ENOMEM, "out of memory");
-}
-
-/* A RAW codec goes through the same load path the reader uses, so both sides agree. */
-static int hl__codec_raw(hl_tensor_codec_t *tc, hl_dtype_t dtype)
-{
-    static const uint8_t zero_table[HL_HUF_TABLE_BYTES];
-    return hl_tensor_codec_load(tc, dtype, HL_CODEC_RAW, 1, zero_table);
-}
-
-/*
- * Small tensors (norm vectors) can cost more Huffman-coded than raw once the 128-byte table
- * and the per-tile framing are counted, which the codec's own choice does not see. Framing
- * per tile (codec/tile_encode.c): a 4-byte length and up to one byte of rounding per stream,
- * and 8 bytes of padding.
- */
-static bool hl__huf_pays(const hl__wtensor_t *x, uint64_t raw_bytes)
-{
-    uint64_t sym_bits = hl_huf_cost_bits(x->hist, &x->tc.lengths);
-    if (sym_bits == UINT64_MAX)
-        return false;
-    double verbatim = (double)x->n_elems * hl_codec_verbatim_bits(x->tc.dtype) / 8;
-    double framing = (double)x->n_tiles * (4.5 * x->tc.n_streams + 8);
-    double est = (double)sym_bits / 8 + verbatim + HL_HUF_TABLE_BYTES + framing;
-    return est < (double)raw_bytes;
 }
 
 static int hl__map_sources(hl__writer_t *w, hl_error_t *err)
@@ -164,17 +145,18 @@ static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
             x->tc = w->wt[dup].tc;
             continue;
         }
-        if (w->opts->raw || t->dtype == HL_DTYPE_RAW)
-            rc = hl__codec_raw(&x->tc, t->dtype);
-        else
-            rc = hl_tensor_codec_init(&x->tc, t->dtype, x->hist, w->n_streams);
+        hl__tplan_t plan;
+        rc = hl__tensor_plan(t->dtype, x->hist, x->n_elems, x->n_tiles, w->n_streams,
+                             w->opts->raw, &x->tc, &plan);
         if (rc != 0)
             return hl_error_set(err, rc, "tensor '%s': cannot build its codec: %s", t->name,
                                 hl_strerror(rc));
-        if (hl_codec_is_huf(x->tc.codec) && !hl__huf_pays(x, t->nbytes))
-            rc = hl__codec_raw(&x->tc, t->dtype);
-        if (rc != 0)
-            return hl_error_set(err, rc, "tensor '%s': %s", t->name, hl_strerror(rc));
+        x->derived = plan.derived;
+        x->codes_hist = plan.codes_hist;
+        x->max_bits = plan.max_bits;
+        /* readers before version 3 know neither derived codes nor code histograms */
+        if (x->codes_hist && x->n_elems)
+            w->version = HL__VERSION_PAIR_CODES;
     }
     return 0;
 }
@@ -223,8 +205,11 @@ static int hl__build_directory(hl__writer_t *w, hl_error_t *err)
             x->table_off = o->table_off;
             x->table_len = o->table_len;
         } else {
-            size_t hn = hl__hist_encode(x->hist, hbuf);
-            size_t tn = hl_codec_is_huf(x->tc.codec) ? hl__table_encode(&x->tc.lengths, tbuf) : 0;
+            size_t hn, tn;
+            rc = hl__entry_encode(&x->tc, x->hist, x->codes_hist, x->derived, x->max_bits,
+                                  hbuf, &hn, tbuf, &tn);
+            if (rc != 0)
+                break;
             x->hist_len = (uint32_t)hn;
             x->table_len = (uint32_t)tn;
             rc = hl__strtab_add(&hist, &hist_len, &hist_cap, hbuf, hn, &x->hist_off);
@@ -586,7 +571,7 @@ static int hl__write_file(hl__writer_t *w, const char *out_path, hl_error_t *err
     uint64_t tiles_len = w->out.written - tiles_off;
     uint64_t file_size = w->out.written + HL__TRAILER_SIZE;
     memcpy(hdr, HL__MAGIC, HL__MAGIC_LEN);
-    hl_store_le32(hdr + HL__HDR_VERSION, HL_FORMAT_VERSION);
+    hl_store_le32(hdr + HL__HDR_VERSION, w->version);
     hl_store_le64(hdr + HL__HDR_FILE_SIZE, file_size);
     hl_store_le32(hdr + HL__HDR_FLAGS, w->flags);
     const uint64_t sec[5][2] = {{meta_off, meta_len},
@@ -634,6 +619,7 @@ int hl_hlm_write(const hl_source_t *src, const char *out_path, const hl_write_op
     w.out.fd = -1;
     w.src = src;
     w.opts = opts ? opts : &defaults;
+    w.version = HL_FORMAT_VERSION;
     w.tile_weights = w.opts->tile_weights ? w.opts->tile_weights : HL__DEFAULT_TILE_WEIGHTS;
     w.n_streams = w.opts->n_streams ? w.opts->n_streams : HL__DEFAULT_STREAMS;
     if (w.n_streams > HL_TILE_MAX_STREAMS)

@@ -96,11 +96,13 @@ static void check_tensor(const hl_hlm_t *h, const char *name, const float *x, ui
         assert_int_equal(hl_hlm_decode_tile_f32(h, t, k, y + r0 * cols), 0);
     }
     assert_memory_equal(y, ref, n * sizeof *y);
-    uint64_t sum = 0, n_sym;
-    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+    /* the reader's histogram counts the u4 codes, for pairs too (format.h) */
+    uint64_t sum = 0;
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
         sum += t->hist[s];
-    assert_int_equal(hl_codec_symbol_count(t->dtype, n, &n_sym), 0);
-    assert_int_equal(sum, n_sym);
+        assert_true(s < 16 || t->hist[s] == 0);
+    }
+    assert_int_equal(sum, n);
     free(q);
     free(ref);
     free(y);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -117,13 +118,29 @@ static void test_pair_roundtrip(void **state)
             for (unsigned b = 0; b < HL_HUF_SYMBOLS; b++)
                 total += hist[b];
             assert_int_equal(total, n / 2);
-            static hl_tensor_codec_t tc;
-            static const hl_codec_t codecs[] = {HL_CODEC_HUF, HL_CODEC_HUF_LANES, HL_CODEC_RAW};
-            for (size_t c = 0; c < 3; c++) {
+            static hl_tensor_codec_t tc, tc2;
+            /* explicit tables, RAW, then the derived code (HUF, lanes) as built and as a
+             * reader rebuilds it from the code histogram and the length limit */
+            static const hl_codec_t codecs[] = {HL_CODEC_HUF, HL_CODEC_HUF_LANES, HL_CODEC_RAW,
+                                                HL_CODEC_HUF, HL_CODEC_HUF_LANES};
+            for (size_t c = 0; c < 5; c++) {
+                unsigned max_bits = 0;
+                uint64_t codes[HL_HUF_SYMBOLS];
                 if (codecs[c] == HL_CODEC_RAW)
                     assert_int_equal(hl_tensor_codec_load(&tc, t, HL_CODEC_RAW, 1, NULL), 0);
-                else
+                else if (c < 3)
                     assert_int_equal(hl_tensor_codec_init_as(&tc, t, hist, 4, codecs[c]), 0);
+                else
+                    assert_int_equal(hl_quant_pair_codec_init(&tc, t, hist, 4, codecs[c],
+                                                              &max_bits), 0);
+                if (c >= 3 && hl_codec_is_huf(tc.codec)) {
+                    assert_true(max_bits == 8 || max_bits == HL_HUF_MAX_BITS);
+                    assert_int_equal(hl_quant_pair_fold(hist, codes), 0);
+                    assert_int_equal(hl_quant_pair_codec_load(&tc2, t, tc.codec, 4, codes,
+                                                              max_bits), 0);
+                    assert_memory_equal(&tc2.lengths, &tc.lengths, sizeof tc.lengths);
+                    assert_memory_equal(&tc2.dtable, &tc.dtable, sizeof tc.dtable);
+                }
                 tc.q_scale = st.tensor.scale;
                 tc.q_zero = st.tensor.zero;
                 assert_int_equal(hl_quant_widen_f32(&tc, t, q, n, want), 0);
@@ -156,6 +173,91 @@ static void test_pair_roundtrip(void **state)
             free(qs);
         }
     }
+}
+
+/* The derived pair code: folding a pair histogram into codes, and the lengths derived from the
+ * codes: a code for every pair of used codes and none else, Kraft equality, deterministic,
+ * large counts scaled without losing a used code, and the refusals. */
+static void test_pair_derived_code(void **state)
+{
+    (void)state;
+    uint64_t ph[HL_HUF_SYMBOLS] = {0}, codes[HL_HUF_SYMBOLS];
+    ph[0x37] = 5;  /* (7, 3) */
+    ph[0x33] = 2;  /* (3, 3) */
+    ph[0x8f] = 1;  /* (15, 8) */
+    assert_int_equal(hl_quant_pair_fold(ph, codes), 0);
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+        uint64_t want = s == 3 ? 9 : s == 7 ? 5 : s == 8 || s == 15 ? 1 : 0;
+        assert_int_equal(codes[s], want);
+    }
+    ph[0x33] = UINT64_MAX; /* code 3 counted twice per pair: past 2^64 */
+    assert_int_equal(hl_quant_pair_fold(ph, codes), HL_EOVERFLOW);
+    assert_int_equal(hl_quant_pair_fold(NULL, codes), HL_EINVAL);
+
+    static const uint64_t scales[] = {1, 1ull << 20, 1ull << 40};
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        memset(codes, 0, sizeof codes);
+        codes[3] = 100 * scales[k];
+        codes[7] = 50 * scales[k];
+        codes[8] = 1; /* stays used however large the others are */
+        codes[12] = 7 * scales[k];
+        hl_huf_lengths_t l, l2;
+        assert_int_equal(hl_quant_pair_lengths(codes, HL_HUF_MAX_BITS, &l), 0);
+        assert_int_equal(hl_quant_pair_lengths(codes, HL_HUF_MAX_BITS, &l2), 0);
+        assert_memory_equal(&l, &l2, sizeof l);
+        uint32_t kraft = 0;
+        for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++) {
+            bool used = codes[s & 15] && codes[s >> 4];
+            assert_int_equal(l.len[s] != 0, used);
+            if (used)
+                kraft += 1u << (HL_HUF_MAX_BITS - l.len[s]);
+        }
+        assert_int_equal(kraft, 1u << HL_HUF_MAX_BITS);
+        /* the most likely pair (3, 3) has the shortest code, the rarest (8, 8) the longest */
+        for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+            if (l.len[s]) {
+                assert_true(l.len[0x33] <= l.len[s]);
+                assert_true(l.len[0x88] >= l.len[s]);
+            }
+    }
+    /* one code: one pair symbol, the single-symbol code */
+    memset(codes, 0, sizeof codes);
+    codes[9] = 1000;
+    hl_huf_lengths_t l;
+    assert_int_equal(hl_quant_pair_lengths(codes, HL_HUF_MAX_BITS, &l), 0);
+    for (unsigned s = 0; s < HL_HUF_SYMBOLS; s++)
+        assert_int_equal(l.len[s], s == 0x99 ? 1 : 0);
+    /* all 16 codes: 256 pairs need 8 bits at least */
+    for (unsigned s = 0; s < 16; s++)
+        codes[s] = 1 + s;
+    assert_int_equal(hl_quant_pair_lengths(codes, 8, &l), 0);
+    assert_int_equal(hl_quant_pair_lengths(codes, 7, &l), HL_EINVAL);
+    /* counts on symbols above 15 are not u4 codes; a total past 2^64 overflows */
+    codes[16] = 1;
+    assert_int_equal(hl_quant_pair_lengths(codes, HL_HUF_MAX_BITS, &l), HL_EINVAL);
+    codes[16] = 0;
+    codes[0] = UINT64_MAX;
+    assert_int_equal(hl_quant_pair_lengths(codes, HL_HUF_MAX_BITS, &l), HL_EINVAL);
+    /* a stored derived code needs a pair dtype, a Huffman codec and a limit in 1..12 */
+    codes[0] = 1;
+    hl_tensor_codec_t *tc = malloc(sizeof *tc);
+    assert_non_null(tc);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QP4, HL_CODEC_HUF, 4, codes, 12), 0);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QU4, HL_CODEC_HUF, 4, codes, 12),
+                     HL_EFORMAT);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QP4, HL_CODEC_RAW, 4, codes, 12),
+                     HL_EFORMAT);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QP4, HL_CODEC_HUF, 4, codes, 0),
+                     HL_EFORMAT);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QP4, HL_CODEC_HUF, 4, codes, 13),
+                     HL_EFORMAT);
+    assert_int_equal(hl_quant_pair_codec_load(tc, HL_DTYPE_QP4, HL_CODEC_HUF, 4, codes, 7),
+                     HL_EFORMAT);
+    uint64_t hist[HL_HUF_SYMBOLS] = {0};
+    unsigned mb;
+    assert_int_equal(hl_quant_pair_codec_init(tc, HL_DTYPE_QU4, hist, 4, HL_CODEC_HUF, &mb),
+                     HL_EINVAL);
+    free(tc);
 }
 
 /* Crafted bytes: byte i of a per-tensor pair tile holds weight 2i in its low nibble and
@@ -242,6 +344,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pair_roundtrip),
         cmocka_unit_test(test_pair_nibble_order),
+        cmocka_unit_test(test_pair_derived_code),
         cmocka_unit_test(test_pair_odd_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

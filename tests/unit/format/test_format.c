@@ -828,7 +828,7 @@ static void test_bad_headers_and_directory(void **state)
     hl_store_le32(b, 7);
     assert_int_equal(open_patched(fx->dir, path, HL__HDR_VERSION, b, 4, false, &err),
                      HL_EVERSION);
-    assert_non_null(strstr(err.msg, "unsupported .hlm version 7 (this build reads 1 to 2)"));
+    assert_non_null(strstr(err.msg, "unsupported .hlm version 7 (this build reads 1 to 3)"));
 
     assert_int_equal(open_patched(fx->dir, path, 0, "GGUF", 4, false, &err), HL_EFORMAT);
     assert_non_null(strstr(err.msg, "wrong magic"));
