@@ -232,6 +232,25 @@ int hl_tile_decode_bytes(const hl_tensor_codec_t *tc, const void *payload, uint6
 int hl_tile_decode_split(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
                          uint64_t n_elems, uint8_t *sym, const uint8_t **verb);
 
+/* Activations one hl_tile_decode_dot call serves at most. */
+#define HL_TILE_DOT_MAX_ACT 8
+/* Whether hl_tile_decode_dot runs for tiles of this tensor with `cols` columns and n_act
+ * activations on this CPU: bf16 HUF_LANES tiles with codes of at most 8 bits, cols a
+ * multiple of 64, 1 <= n_act <= HL_TILE_DOT_MAX_ACT, AVX-512 with VBMI (and the decode path
+ * not forced below AVX-512 by HL_CODEC_PATH). */
+bool hl_tile_dot_supported(const hl_tensor_codec_t *tc, uint64_t cols, size_t n_act);
+/*
+ * Decodes a tile of rows x cols weights and multiplies it as it goes, the weights never
+ * stored: y[a][y_off + r] = sum_j W[r][j] * x[a][j] for r < rows, a < n_act. Each sum is
+ * taken in the fixed order of the engine's products (src/engine/gemv.h: 16 lanes by column
+ * mod 16, then pairwise), so the results equal a product over the decoded tile bit for bit.
+ * @return 0, HL_EUNSUPPORTED (hl_tile_dot_supported is false; nothing written) or
+ * HL_EFORMAT (a corrupted tile; some y may have been written).
+ */
+int hl_tile_decode_dot(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
+                       uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
+                       float *const *y, uint64_t y_off);
+
 /* Widens source bytes of a dtype to fp32 (the uncompressed path). @return 0 or HL_EINVAL. */
 int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst);
 

@@ -120,6 +120,8 @@ static inline uint64_t hl__seg_start(uint64_t n, uint32_t ns, uint32_t s)
  * word of the shared stream (lanes in order 0..63), M being the table's longest code. */
 #define HL__LANES 64
 #define HL__LANE_WORD_BITS 16
+/* Activations one fused decode + product serves (hl_tile_decode_dot). */
+#define HL__DOT_MAX_ACT HL_TILE_DOT_MAX_ACT
 /* Steps per refill round: two 8-bit codes fit the bits a refill guarantees, two 12-bit
  * codes do not. */
 static inline unsigned hl__lanes_round(unsigned max_len)

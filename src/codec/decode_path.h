@@ -56,6 +56,12 @@ int hl__lanes_decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload
 int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                          uint64_t n, float *dst, hl__decode_path_t path);
 
+/* hl_tile_decode_dot on a HUF_LANES tile (tile_dot.c checks the arguments first).
+ * @return 0, HL_EFORMAT, or HL_EUNSUPPORTED when this tile or CPU has no fused product. */
+int hl__lanes_decode_dot(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                         uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
+                         float *const *y, uint64_t y_off, hl__decode_path_t path);
+
 /* The 64 lanes' buffers (bits above cnt are zero) and counts between decoder stages. */
 typedef struct {
     uint32_t buf[HL__LANES], cnt[HL__LANES];
@@ -88,6 +94,21 @@ hl__f16_to_f32_avx512(__m512i h)
 int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t, const uint8_t *words,
                          uint64_t nw, const uint8_t *verb, uint64_t n, uint8_t *sym, float *f32,
                          hl__lanes_state_t *st, uint64_t *s, uint64_t *wp);
+
+/* Whether the fused product below runs for this table on this CPU (codes of at most 8 bits,
+ * AVX512-VBMI). */
+bool hl__lanes_dot_avx512_runs(const hl_huf_dtable_t *dt);
+/*
+ * The AVX-512 lanes decoder with the bf16 weights multiplied as they are rebuilt, never
+ * stored: y[a][y_off + r] = row r of the rows x cols tile times x[a], for a < n_act (1 to
+ * HL__DOT_MAX_ACT), summed in gemv.h's order; needs cols % 64 == 0 (a step's 64 elements
+ * lie in one row) and hl__lanes_dot_avx512_runs. Leaves the state and the words taken
+ * *wp for the caller's end checks. @return 0, or -1 when the stream ran out.
+ */
+int hl__lanes_dot_avx512(const hl_huf_dtable_t *dt, const uint8_t *words, uint64_t nw,
+                         const uint8_t *verb, uint64_t rows, uint64_t cols, size_t n_act,
+                         const float *const *x, float *const *y, uint64_t y_off,
+                         hl__lanes_state_t *st, uint64_t *wp);
 #endif
 
 #endif /* HL_CODEC_DECODE_PATH_H */

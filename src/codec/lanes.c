@@ -368,6 +368,16 @@ static int finish(const hl_huf_dtable_t *dt, const uint8_t *w, uint64_t nw, uint
     return run_c(dt, w, nw, wp, st, s, n, sym, base);
 }
 
+/* A tile was decoded whole: exactly its nw words were taken, and the fill of every lane's
+ * string is zero (so one content has one payload). */
+static bool ends_clean(const hl__lanes_state_t *st, uint64_t wp, uint64_t nw)
+{
+    int bad = wp != nw;
+    for (unsigned j = 0; j < HL__LANES; j++)
+        bad |= st->buf[j] != 0;
+    return !bad;
+}
+
 /*
  * The decoder: symbols into sym[0..n) (sym != NULL), or bf16/f16/q8_0 weights straight into
  * f32[0..n) (the SIMD path only; see hl__lanes_decode_f32). The SIMD decoder takes every
@@ -410,10 +420,7 @@ static int lanes_decode(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
             return HL_EFORMAT;
         hl__fuse_f32(tc->dtype, rest, *verb + vfirst, n - first, f32 + first);
     }
-    int bad = wp != nw;
-    for (unsigned j = 0; j < HL__LANES; j++)
-        bad |= st.buf[j] != 0; /* the fill of every lane's string is zero */
-    return bad ? HL_EFORMAT : 0;
+    return ends_clean(&st, wp, nw) ? 0 : HL_EFORMAT;
 }
 
 int hl__lanes_decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
@@ -431,4 +438,28 @@ int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, ui
         return 1;
     const uint8_t *verb;
     return lanes_decode(tc, payload, len, n, NULL, dst, &verb, path);
+}
+
+int hl__lanes_decode_dot(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                         uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
+                         float *const *y, uint64_t y_off, hl__decode_path_t path)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t n, nw, voff;
+    if (path != HL__PATH_AVX512 || tc->dtype != HL_DTYPE_BF16 || cols % HL__LANES ||
+        n_act == 0 || n_act > HL__DOT_MAX_ACT || !hl__lanes_dot_avx512_runs(&tc->dtable))
+        return HL_EUNSUPPORTED;
+    if (!hl_mul_ok(rows, cols, &n) || parse(tc, len, n, &nw, &voff))
+        return HL_EFORMAT;
+    hl__lanes_state_t st;
+    uint64_t wp;
+    if (hl__lanes_dot_avx512(&tc->dtable, payload, nw, payload + voff, rows, cols, n_act, x, y,
+                             y_off, &st, &wp))
+        return HL_EFORMAT;
+    return ends_clean(&st, wp, nw) ? 0 : HL_EFORMAT;
+#else
+    (void)tc, (void)payload, (void)len, (void)rows, (void)cols, (void)n_act, (void)x, (void)y;
+    (void)y_off, (void)path;
+    return HL_EUNSUPPORTED;
+#endif
 }

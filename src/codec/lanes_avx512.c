@@ -47,7 +47,18 @@ typedef struct {
 
 #define NO_REFILL(b, c) ((void)0)
 
-enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
+enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8, SINK_DOT_BF16 };
+
+/* The dot sink's state between calls of the loops (hl__lanes_dot_avx512): the activations,
+ * the tile row being summed (it ends at element row_end) and its accumulators, one 16-lane
+ * vector per activation, lane l summing the columns j = l mod 16 in increasing j. */
+typedef struct {
+    const float *const *x;
+    float *const *y;
+    uint64_t y_off, cols, row, row_end;
+    unsigned n_act;
+    __m512 acc[HL__DOT_MAX_ACT];
+} lanes_dot_t;
 
 /* Decodes the step's 16 elements of one group into e (table entries). */
 #define LOOKUP(b, c, e)                                                                        \
@@ -60,13 +71,23 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
 
 /* bf16: sign and mantissa from the verbatim byte in bytes 2 and 3 (sign lands on bit 31,
  * the mantissa on bits 16..22; bits 23..30 are then the exponent's, 0xe4 = C ? A : B). */
-#define SINK_F32(e, g)                                                                         \
+#define REBUILD_BF16(e, g)                                                                     \
+    _mm512_ternarylogic_epi32(                                                                 \
+        e,                                                                                     \
+        _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(                            \
+                                (const __m128i *)(verb + base + 16 * (g)))),                   \
+                            vshuf),                                                            \
+        expmask, 0xe4)
+
+#define SINK_F32(e, g) _mm512_storeu_si512(f32 + base + 16 * (g), REBUILD_BF16(e, g))
+
+/* The group's 16 weights times each activation's 16 columns, into its accumulator: the
+ * multiply-adds of gemv.h's order (lane l of a row takes columns l mod 16, increasing). */
+#define SINK_DOT(e, g)                                                                         \
     do {                                                                                       \
-        __m512i v_ = _mm512_broadcast_i32x4(                                                   \
-            _mm_loadu_si128((const __m128i *)(verb + base + 16 * (g))));                       \
-        v_ = _mm512_shuffle_epi8(v_, vshuf);                                                   \
-        _mm512_storeu_si512(f32 + base + 16 * (g),                                             \
-                            _mm512_ternarylogic_epi32(e, v_, expmask, 0xe4));                  \
+        __m512 w_ = _mm512_castsi512_ps(REBUILD_BF16(e, g));                                   \
+        _Pragma("GCC unroll 8") for (unsigned a_ = 0; a_ < na; a_++) acc[a_] =                 \
+            _mm512_fmadd_ps(w_, _mm512_loadu_ps(xa[a_] + col + 16 * (g)), acc[a_]);           \
     } while (0)
 
 /* f16: the high byte is the symbol (e >> 15 = symbol << 8), the low byte verbatim. */
@@ -157,6 +178,14 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
     (void)below;                                                                               \
     __m512i b0 = r->b0, b1 = r->b1, b2 = r->b2, b3 = r->b3;                                    \
     __m512i c0 = r->c0, c1 = r->c1, c2 = r->c2, c3 = r->c3;                                    \
+    __m512 acc[HL__DOT_MAX_ACT];                                                               \
+    const float *xa[HL__DOT_MAX_ACT];                                                          \
+    uint64_t row = 0, row_end = 0, cols = 0;                                                   \
+    if (sink == SINK_DOT_BF16) {                                                               \
+        row = d->row, row_end = d->row_end, cols = d->cols;                                    \
+        _Pragma("GCC unroll 8") for (unsigned a = 0; a < na; a++) acc[a] = d->acc[a],          \
+                                                                  xa[a] = d->x[a];             \
+    }                                                                                          \
     for (uint64_t it = 0; it < k; it++) {                                                      \
         REFILL(b0, c0);                                                                        \
         REFILL(b1, c1);                                                                        \
@@ -188,6 +217,20 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
                 SINK_Q8(e1, 1);                                                                \
                 SINK_Q8(e2, 2);                                                                \
                 SINK_Q8(e3, 3);                                                                \
+            } else if (sink == SINK_DOT_BF16) {                                                \
+                uint64_t col = base + cols - row_end;                                          \
+                SINK_DOT(e0, 0);                                                               \
+                SINK_DOT(e1, 1);                                                               \
+                SINK_DOT(e2, 2);                                                               \
+                SINK_DOT(e3, 3);                                                               \
+                if (base + HL__LANES == row_end) {                                             \
+                    _Pragma("GCC unroll 8") for (unsigned a = 0; a < na; a++) {                \
+                        d->y[a][d->y_off + row] = dot_lanes_sum(acc[a]);                       \
+                        acc[a] = _mm512_setzero_ps();                                          \
+                    }                                                                          \
+                    row++;                                                                     \
+                    row_end += cols;                                                           \
+                }                                                                              \
             } else {                                                                           \
                 SINK_SYM(e0, 0);                                                               \
                 SINK_SYM(e1, 1);                                                               \
@@ -197,6 +240,11 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
         }                                                                                      \
     }                                                                                          \
     *r = (lanes_regs_t){b0, b1, b2, b3, c0, c1, c2, c3};                                       \
+    if (sink == SINK_DOT_BF16) {                                                               \
+        d->row = row, d->row_end = row_end;                                                    \
+        for (unsigned a = 0; a < na; a++)                                                      \
+            d->acc[a] = acc[a];                                                                \
+    }                                                                                          \
     return p
 
 /* The permute lookups' tables in registers (lengths, symbols: up to 256 entries as four
@@ -212,19 +260,33 @@ enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8 };
     (void)st3;                                                                                 \
     (void)bit7
 
+/* Every loop instance takes the same arguments: the state r, the table, the longest code,
+ * the stream pointer p, k rounds (or lazy steps) from step s, and the sink's outputs (verbatim
+ * bytes + symbols or fp32 weights, or the dot state d with na activations). */
+#define LOOP_PARAMS                                                                            \
+    lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len, const uint8_t *p,            \
+        uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32, lanes_dot_t *d
+#define LOOP_ARGS r, dt, max_len, p, k, s, verb, sym, f32, d
+
+HL__AVX512_TARGET static inline __attribute__((always_inline)) float dot_lanes_sum(__m512 v)
+{
+    /* gemv.h's order: lane l + (l + 8), then + 4, + 2, + 1, the lower lane first */
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
 HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
-rounds_gather(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt,
-              unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
-              uint8_t *sym, float *f32)
+rounds_gather(unsigned rnd, unsigned sink, unsigned na, LOOP_PARAMS)
 {
     const uint32_t *table = dt->entry;
     ROUNDS_BODY(LOOKUP, REFILL);
 }
 
 HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
-rounds_perm(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt,
-            unsigned max_len, const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb,
-            uint8_t *sym, float *f32)
+rounds_perm(unsigned rnd, unsigned sink, unsigned na, LOOP_PARAMS)
 {
     PERM_TABLES(dt);
     ROUNDS_BODY(LOOKUP_PERM, REFILL);
@@ -232,8 +294,7 @@ rounds_perm(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t 
 
 /* k lazy steps from step s. */
 HL__VBMI_TARGET static inline __attribute__((always_inline)) const uint8_t *
-lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-          const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+lazy_perm(unsigned sink, unsigned na, LOOP_PARAMS)
 {
     PERM_TABLES(dt);
     const unsigned rnd = 1;
@@ -241,16 +302,15 @@ lazy_perm(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned ma
 }
 
 HL__AVX512_TARGET static inline __attribute__((always_inline)) const uint8_t *
-lazy_gather(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-            const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
-            float *f32)
+lazy_gather(unsigned sink, unsigned na, LOOP_PARAMS)
 {
     const uint32_t *table = dt->entry;
     const unsigned rnd = 1;
     ROUNDS_BODY(LAZY_GATHER, NO_REFILL);
 }
 
-/* One instance per (lookup, round length, sink): the loop bodies are fully specialized. */
+/* One instance per (lookup, round length, sink, activations): the loop bodies are fully
+ * specialized. */
 #define BY_SINK(F, ...)                                                                        \
     switch (sink) {                                                                            \
     case SINK_TO_BF16: return F(__VA_ARGS__, SINK_TO_BF16);                                    \
@@ -258,14 +318,25 @@ lazy_gather(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned 
     case SINK_TO_Q8: return F(__VA_ARGS__, SINK_TO_Q8);                                        \
     default: return F(__VA_ARGS__, SINK_TO_SYM);                                               \
     }
-#define GATHER(rnd, sk) rounds_gather(rnd, sk, r, dt, max_len, p, k, s, verb, sym, f32)
-#define PERM(m, sk) rounds_perm(2, sk, r, dt, m, p, k, s, verb, sym, f32)
-#define LAZY(m, sk) lazy_perm(sk, r, dt, m, p, k, s, verb, sym, f32)
-#define LAZY_G(m, sk) lazy_gather(sk, r, dt, m, p, k, s, verb, sym, f32)
+#define BY_ACT(F, m)                                                                           \
+    switch (d->n_act) {                                                                        \
+    case 1: return F(m, 1);                                                                    \
+    case 2: return F(m, 2);                                                                    \
+    case 3: return F(m, 3);                                                                    \
+    case 4: return F(m, 4);                                                                    \
+    case 5: return F(m, 5);                                                                    \
+    case 6: return F(m, 6);                                                                    \
+    case 7: return F(m, 7);                                                                    \
+    default: return F(m, 8);                                                                   \
+    }
+#define GATHER(rnd, sk) rounds_gather(rnd, sk, 0, LOOP_ARGS)
+#define PERM(m, sk) rounds_perm(2, sk, 0, r, dt, m, p, k, s, verb, sym, f32, d)
+#define LAZY(m, sk) lazy_perm(sk, 0, r, dt, m, p, k, s, verb, sym, f32, d)
+#define LAZY_G(m, sk) lazy_gather(sk, 0, LOOP_ARGS)
+#define PERM_DOT(m, na) rounds_perm(2, SINK_DOT_BF16, na, r, dt, m, p, k, s, verb, sym, f32, d)
+#define LAZY_DOT(m, na) lazy_perm(SINK_DOT_BF16, na, r, dt, m, p, k, s, verb, sym, f32, d)
 
-HL__AVX512_TARGET static const uint8_t *
-rounds(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-       const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+HL__AVX512_TARGET static const uint8_t *rounds(unsigned rnd, unsigned sink, LOOP_PARAMS)
 {
     if (rnd == 2) {
         BY_SINK(GATHER, 2)
@@ -273,29 +344,33 @@ rounds(unsigned rnd, unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, 
     BY_SINK(GATHER, 1)
 }
 
-HL__VBMI_TARGET static const uint8_t *
-rounds_vbmi(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-            const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
-            float *f32)
+HL__VBMI_TARGET static const uint8_t *rounds_vbmi(unsigned sink, LOOP_PARAMS)
 {
+    if (sink == SINK_DOT_BF16) {
+        if (max_len == 8) {
+            BY_ACT(PERM_DOT, 8)
+        }
+        BY_ACT(PERM_DOT, max_len)
+    }
     if (max_len == 8) {
         BY_SINK(PERM, 8)
     }
     BY_SINK(PERM, max_len)
 }
 
-HL__AVX512_TARGET static const uint8_t *
-lazy_plain(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-           const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym,
-           float *f32)
+HL__AVX512_TARGET static const uint8_t *lazy_plain(unsigned sink, LOOP_PARAMS)
 {
     BY_SINK(LAZY_G, max_len)
 }
 
-HL__VBMI_TARGET static const uint8_t *
-lazy_vbmi(unsigned sink, lanes_regs_t *r, const hl_huf_dtable_t *dt, unsigned max_len,
-          const uint8_t *p, uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32)
+HL__VBMI_TARGET static const uint8_t *lazy_vbmi(unsigned sink, LOOP_PARAMS)
 {
+    if (sink == SINK_DOT_BF16) {
+        if (max_len == 8) {
+            BY_ACT(LAZY_DOT, 8)
+        }
+        BY_ACT(LAZY_DOT, max_len)
+    }
     if (max_len == 8) {
         BY_SINK(LAZY, 8)
     }
@@ -327,18 +402,15 @@ static uint64_t reader_units(reader_t *rd)
     return rd->p <= rd->tail_end; /* then it reads below tail + 2 * HL__ROUND_READ */
 }
 
-HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t,
-                                           const uint8_t *words, uint64_t nw,
-                                           const uint8_t *verb, uint64_t n, uint8_t *sym,
-                                           float *f32, hl__lanes_state_t *st, uint64_t *s,
-                                           uint64_t *wp)
+/* Runs the eager rounds, then the lazy whole steps, of a tile of n elements into `sink`;
+ * leaves the state, the next step and the words taken as hl__lanes_run_avx512 documents. */
+HL__AVX512_TARGET static int run(const hl_huf_dtable_t *dt, unsigned sink, const uint8_t *words,
+                                 uint64_t nw, const uint8_t *verb, uint64_t n, uint8_t *sym,
+                                 float *f32, lanes_dot_t *d, hl__lanes_state_t *st, uint64_t *s,
+                                 uint64_t *wp)
 {
     unsigned m = dt->max_len, rnd = hl__lanes_round(m);
     uint64_t lazy = hl__lanes_lazy_from(n, rnd), full = n / HL__LANES, step = 0;
-    unsigned sink = sym ? SINK_TO_SYM
-                    : t == HL_DTYPE_BF16 ? SINK_TO_BF16
-                    : t == HL_DTYPE_F16  ? SINK_TO_F16
-                                         : SINK_TO_Q8;
     bool perm = m <= HL__LANE_PERM_BITS && __builtin_cpu_supports("avx512vbmi");
     reader_t rd;
     rd.p = words;
@@ -351,8 +423,8 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t
         uint64_t k = HL_MIN(reader_units(&rd), (lazy - step) / rnd);
         if (!k)
             return -1;
-        rd.p = perm ? rounds_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32)
-                    : rounds(rnd, sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        rd.p = perm ? rounds_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32, d)
+                    : rounds(rnd, sink, &r, dt, m, rd.p, k, step, verb, sym, f32, d);
         step += k * rnd;
     }
     /* lazy whole steps: [lazy, full) */
@@ -360,8 +432,8 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t
         uint64_t k = HL_MIN(reader_units(&rd), full - step);
         if (!k)
             return -1;
-        rd.p = perm ? lazy_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32)
-                    : lazy_plain(sink, &r, dt, m, rd.p, k, step, verb, sym, f32);
+        rd.p = perm ? lazy_vbmi(sink, &r, dt, m, rd.p, k, step, verb, sym, f32, d)
+                    : lazy_plain(sink, &r, dt, m, rd.p, k, step, verb, sym, f32, d);
         step += k;
     }
     if (rd.tail_src && rd.p > rd.tail_end)
@@ -379,5 +451,40 @@ HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t
     *s = step;
     *wp = taken / 2;
     return 0;
+}
+
+HL__AVX512_TARGET int hl__lanes_run_avx512(const hl_huf_dtable_t *dt, hl_dtype_t t,
+                                           const uint8_t *words, uint64_t nw,
+                                           const uint8_t *verb, uint64_t n, uint8_t *sym,
+                                           float *f32, hl__lanes_state_t *st, uint64_t *s,
+                                           uint64_t *wp)
+{
+    unsigned sink = sym ? SINK_TO_SYM
+                    : t == HL_DTYPE_BF16 ? SINK_TO_BF16
+                    : t == HL_DTYPE_F16  ? SINK_TO_F16
+                                         : SINK_TO_Q8;
+    return run(dt, sink, words, nw, verb, n, sym, f32, NULL, st, s, wp);
+}
+
+bool hl__lanes_dot_avx512_runs(const hl_huf_dtable_t *dt)
+{
+    return dt->max_len <= HL__LANE_PERM_BITS && !dt->single_symbol &&
+           __builtin_cpu_supports("avx512vbmi");
+}
+
+HL__AVX512_TARGET int hl__lanes_dot_avx512(const hl_huf_dtable_t *dt, const uint8_t *words,
+                                           uint64_t nw, const uint8_t *verb, uint64_t rows,
+                                           uint64_t cols, size_t n_act, const float *const *x,
+                                           float *const *y, uint64_t y_off,
+                                           hl__lanes_state_t *st, uint64_t *wp)
+{
+    lanes_dot_t d = {.x = x, .y = y, .y_off = y_off, .cols = cols, .row = 0, .row_end = cols,
+                     .n_act = (unsigned)n_act};
+    for (unsigned a = 0; a < HL__DOT_MAX_ACT; a++)
+        d.acc[a] = _mm512_setzero_ps();
+    uint64_t s;
+    if (run(dt, SINK_DOT_BF16, words, nw, verb, rows * cols, NULL, NULL, &d, st, &s, wp))
+        return -1;
+    return s * HL__LANES == rows * cols && d.row == rows ? 0 : -1;
 }
 #endif /* x86-64 */

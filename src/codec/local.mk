@@ -15,6 +15,7 @@ src_codec_libhl_codec_a_SOURCES = \
 	src/codec/decode_fuse.c \
 	src/codec/lanes.c \
 	src/codec/lanes_avx512.c \
+	src/codec/tile_dot.c \
 	src/codec/quant.h \
 	src/codec/quant.c \
 	src/codec/quant_model.c

@@ -69,8 +69,11 @@ int hl_engine_create(const hl_engine_opts_t *opts, hl_engine_t **out, hl_error_t
     e->n_threads = n;
     e->hot_floats_min = (hot + sizeof(float) - 1) / sizeof(float);
     e->min_parallel = opts && opts->min_parallel_work ? opts->min_parallel_work : 65536;
+    /* HL_FUSED=0: every tile decoded to fp32 first; HL_FUSED=split: no decode + product in
+     * one pass (hl_tile_decode_dot), symbols first: the older routes, for comparisons. */
     const char *fused = getenv("HL_FUSED");
     e->fused = !(fused && strcmp(fused, "0") == 0);
+    e->fused_dot = e->fused && !(fused && strcmp(fused, "split") == 0);
     pthread_mutex_init(&e->step_mu, NULL);
     e->workers = calloc(n, sizeof *e->workers);
     if (!e->workers) {
@@ -226,6 +229,21 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
             // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
             hl__gemv_multi(W->t->dtype, W->raw + row0 * W->row_bytes, nrows, W->cols,
                            job->n_act, mv->x, mv->y, row0);
+            continue;
+        }
+        if (!W->raw && job->e->fused_dot &&
+            hl_tile_dot_supported(&W->t->codec, W->cols, job->n_act)) {
+            /* bf16 lanes tiles: each step's 64 weights go from the decoder's registers
+             * straight into the multiply-adds (codec/tile_dot.c) */
+            const hl_tile_entry_t *te = &W->t->tiles[tile];
+            const uint8_t *payload = hl_hlm_tile_data(W->h, W->t, tile);
+            uint64_t t0 = now_ns(); /* (no prefetch_payload: measured to slow this route) */
+            int rc = hl_tile_decode_dot(&W->t->codec, payload, te->length, nrows, W->cols,
+                                        job->n_act, mv->x, mv->y, row0);
+            w->ns += now_ns() - t0;
+            w->bytes += te->length;
+            if (rc && !w->rc)
+                w->rc = rc;
             continue;
         }
         if (!W->raw && job->e->fused && hl__fused_supports(&W->t->codec)) {

@@ -30,6 +30,8 @@ struct hl_engine_s {
     uint64_t min_parallel;  /* multiply-adds below which a job runs on the caller alone */
     bool fused; /* bf16/f16 Huffman tiles through fused.c (HL_FUSED=0 in the environment at
                  * creation turns it off, to measure the fp32 hot-tile route beside it) */
+    bool fused_dot; /* bf16 lanes tiles decoded and multiplied in one pass (tile_dot.c);
+                     * HL_FUSED=split turns it off */
     _Atomic size_t hot_bytes; /* current per-worker hot buffer size, for metrics */
     pthread_mutex_t step_mu;
     /* forward-pass activations of a step, grown on demand (see forward.c) */

@@ -54,3 +54,10 @@ TESTS += tests/unit/codec/test_quant_real
 tests_unit_codec_test_quant_real_SOURCES = tests/unit/codec/test_quant_real.c
 tests_unit_codec_test_quant_real_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_quant_real_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+# Fused decode + product of bf16 lanes tiles (compared with the engine's product).
+check_PROGRAMS += tests/unit/codec/test_tile_dot
+TESTS += tests/unit/codec/test_tile_dot
+tests_unit_codec_test_tile_dot_SOURCES = tests/unit/codec/test_tile_dot.c \
+	tests/unit/codec/codec_test_util.h
+tests_unit_codec_test_tile_dot_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_codec_test_tile_dot_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

@@ -44,3 +44,9 @@ tests_unit_engine_test_fused_SOURCES = tests/unit/engine/test_fused.c
 tests_unit_engine_test_fused_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_engine_test_fused_LDADD = $(HL_ENGINE_LIB) $(HL_CODEC_LIB) $(HL_COMMON_LIB) $(HL_TEST_LIBS) \
 	$(HL_SYS_LIBS)
+# The fused decode + product route on a synthetic model in the lanes layout.
+check_PROGRAMS += tests/unit/engine/test_fused_dot
+TESTS += tests/unit/engine/test_fused_dot
+tests_unit_engine_test_fused_dot_SOURCES = tests/unit/engine/test_fused_dot.c $(HL_ENGINE_FIXTURE)
+tests_unit_engine_test_fused_dot_CFLAGS = $(HL_TEST_CFLAGS)
+tests_unit_engine_test_fused_dot_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)

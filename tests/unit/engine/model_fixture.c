@@ -39,7 +39,10 @@ const char *fixture_hlm(const char *rel, const char *tokenizer_rel)
         assert_non_null(mkdtemp(tmpdir));
     }
     char src_path[1024], tok_path[1024], out[1024];
-    snprintf(src_path, sizeof src_path, "%s/models/%s", shared_dir(), rel);
+    if (rel[0] == '/') /* a model the test made itself */
+        snprintf(src_path, sizeof src_path, "%s", rel);
+    else
+        snprintf(src_path, sizeof src_path, "%s/models/%s", shared_dir(), rel);
     if (tokenizer_rel)
         snprintf(tok_path, sizeof tok_path, "%s/models/%s", shared_dir(), tokenizer_rel);
     snprintf(out, sizeof out, "%s/m%zu.hlm", tmpdir, n_fixtures);

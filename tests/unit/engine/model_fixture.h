@@ -8,7 +8,8 @@
 #include "huffllm/engine.h"
 
 /* Path of the compressed model for `rel` (relative to the shared models directory, e.g.
- * "stories260K/stories260K.bin"); tokenizer_rel is the llama2.c tokenizer or NULL.
+ * "stories260K/stories260K.bin", or an absolute path); tokenizer_rel is the llama2.c
+ * tokenizer or NULL.
  * Fails the test on any error. The returned string lives until fixture_cleanup. */
 const char *fixture_hlm(const char *rel, const char *tokenizer_rel);
 /* Removes the temporary files. */

@@ -1,0 +1,186 @@
+/*
+ * The engine's fused decode + product route (codec/tile_dot.c) on a model whose matrices
+ * take it: a synthetic bf16 Llama (`huffllm synth`, Gaussian weights, every matrix at least
+ * one 65536-weight tile with a multiple of 64 columns, so the writer gives it the lanes
+ * layout). Its logits must equal, bit for bit, the raw engine's, the split route's
+ * (HL_FUSED=split) and the fp32 hot-tile route's (HL_FUSED=0), with 1 and 3 threads; and a
+ * batch of 1 to 9 sequences (9: more than one fused call serves, so the split route takes
+ * over) must give every sequence what it gets alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model_fixture.h"
+
+#define STEPS 5
+#define MAX_SEQS 9
+
+static char g_dir[512], g_gguf[600];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "%s/hl-dot-test-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(g_dir))
+        return -1;
+    snprintf(g_gguf, sizeof g_gguf, "%s/synth.gguf", g_dir);
+    const char *b = getenv("HL_BUILDDIR") ? getenv("HL_BUILDDIR") : HL_BUILDDIR;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s/huffllm' synth --dim 256 --layers 2 --heads 4 --kv-heads 2 --hidden 768 "
+             "--vocab 1024 --seed 3 -o '%s' >/dev/null",
+             b, g_gguf);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fixture_cleanup();
+    unlink(g_gguf);
+    rmdir(g_dir);
+    return 0;
+}
+
+static hl_engine_t *make_engine(unsigned threads, const char *fused)
+{
+    if (fused)
+        setenv("HL_FUSED", fused, 1);
+    else
+        unsetenv("HL_FUSED");
+    hl_engine_opts_t eo = {.n_threads = threads, .min_parallel_work = 1};
+    hl_engine_t *e = NULL;
+    assert_int_equal(hl_engine_create(&eo, &e, NULL), 0);
+    unsetenv("HL_FUSED");
+    return e;
+}
+
+static int32_t token(uint32_t vocab, size_t seq, size_t i)
+{
+    return (int32_t)(2 + (seq * 7919 + i * 104729) % (vocab - 2));
+}
+
+/* Sequences first .. first + n - 1 stepped together, STEPS tokens each, sequence s joining
+ * at step s - first (so they sit at different positions); sequence s's logits of its step
+ * i at out + (s * SLOTS + i) * vocab. */
+#define SLOTS (STEPS + MAX_SEQS)
+static float *run(const hl_model_t *m, hl_engine_t *e, size_t first, size_t n)
+{
+    uint32_t vocab = hl_model_hparams(m)->vocab_size;
+    float *out = calloc(MAX_SEQS * SLOTS * (size_t)vocab, sizeof(float));
+    hl_seq_t *q[MAX_SEQS];
+    assert_non_null(out);
+    for (size_t s = first; s < first + n; s++)
+        assert_int_equal(hl_seq_create(m, 0, &q[s]), 0);
+    for (size_t step = 0; step < STEPS + n; step++) {
+        hl_seq_t *qs[MAX_SEQS];
+        int32_t t[MAX_SEQS];
+        float *lg[MAX_SEQS];
+        size_t k = 0;
+        for (size_t s = first; s < first + n; s++) {
+            size_t join = s - first;
+            if (step < join || step >= join + STEPS)
+                continue;
+            qs[k] = q[s];
+            t[k] = token(vocab, s, step - join);
+            lg[k] = out + (s * SLOTS + step - join) * (size_t)vocab;
+            k++;
+        }
+        if (k)
+            assert_int_equal(hl_engine_step(e, m, qs, t, k, lg), 0);
+    }
+    for (size_t s = first; s < first + n; s++)
+        hl_seq_free(q[s]);
+    return out;
+}
+
+static size_t seq_bytes(const hl_model_t *m)
+{
+    return STEPS * (size_t)hl_model_hparams(m)->vocab_size * sizeof(float);
+}
+
+static void test_routes_agree(void **state)
+{
+    (void)state;
+    const char *hlm = fixture_hlm(g_gguf, NULL);
+    hl_model_t *m = fixture_load(hlm, false), *raw = fixture_load(hlm, true);
+    /* the model really takes the fused route */
+    size_t lanes = 0;
+    for (size_t i = 0; i < hl_hlm_n_tensors(hl_model_file(m)); i++) {
+        const hl_tensor_t *t = hl_hlm_tensor(hl_model_file(m), i);
+        if (t->n_dims == 2 && t->codec.codec == HL_CODEC_HUF_LANES &&
+            hl_tile_dot_supported(&t->codec, t->cols, 1))
+            lanes++;
+    }
+    if (lanes == 0)
+        print_message("no matrix takes the fused route on this CPU (no AVX-512 VBMI): the "
+                      "routes below are still compared\n");
+    else
+        assert_true(lanes >= 2 * 7); /* every matrix of both layers */
+
+    hl_engine_t *e1 = make_engine(1, NULL), *e3 = make_engine(3, NULL);
+    hl_engine_t *split = make_engine(1, "split"), *hot = make_engine(2, "0");
+    float *want = run(raw, e1, 0, 1);
+    static const struct {
+        const char *what;
+        int which;
+    } routes[] = {{"fused, 1 thread", 0}, {"fused, 3 threads", 1}, {"split", 2}, {"fp32 tile", 3}};
+    hl_engine_t *engines[] = {e1, e3, split, hot};
+    for (size_t r = 0; r < 4; r++) {
+        float *got = run(m, engines[routes[r].which], 0, 1);
+        if (memcmp(got, want, seq_bytes(m)))
+            fail_msg("%s: logits differ from the raw engine's", routes[r].what);
+        free(got);
+    }
+    free(want);
+    hl_engine_free(e1);
+    hl_engine_free(e3);
+    hl_engine_free(split);
+    hl_engine_free(hot);
+    hl_model_free(raw);
+    hl_model_free(m);
+}
+
+static void test_batch_equals_single(void **state)
+{
+    (void)state;
+    hl_model_t *m = fixture_load(fixture_hlm(g_gguf, NULL), false);
+    hl_engine_t *e = make_engine(2, NULL);
+    size_t stride = SLOTS * (size_t)hl_model_hparams(m)->vocab_size;
+    float *alone[MAX_SEQS];
+    for (size_t s = 0; s < MAX_SEQS; s++) {
+        float *one = run(m, e, s, 1); /* sequence s alone */
+        alone[s] = malloc(seq_bytes(m));
+        assert_non_null(alone[s]);
+        memcpy(alone[s], one + s * stride, seq_bytes(m));
+        free(one);
+    }
+    for (size_t n = 1; n <= MAX_SEQS; n += n < 3 ? 1 : 3) {
+        float *all = run(m, e, 0, n);
+        for (size_t s = 0; s < n; s++)
+            if (memcmp(all + s * stride, alone[s], seq_bytes(m)))
+                fail_msg("batch of up to %zu: sequence %zu differs from its run alone", n, s);
+        free(all);
+    }
+    for (size_t s = 0; s < MAX_SEQS; s++)
+        free(alone[s]);
+    hl_engine_free(e);
+    hl_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_routes_agree),
+        cmocka_unit_test(test_batch_equals_single),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
