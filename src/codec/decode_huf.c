@@ -34,9 +34,9 @@
  *     stream takes what remains, so the payload's length is validated with it; the verbatim
  *     bytes and padding are at least 8 bytes (HL__TILE_TAIL), so len >= 8;
  *   - every load is 8 bytes at a position p <= lim = payload + len - 8, inside the payload
- *     whatever stream it serves: the fast loop's iteration bound keeps p <= lim (a refill
- *     there advances p by at most 6 bytes), the tail checks it before each refill and fails
- *     the tile otherwise. A stream may thus read past its own end into the next stream's
+ *     whatever stream it serves: the first at the stream's start (<= its end <= lim), then
+ *     the fast loop's iteration bound keeps p <= lim (a refill there advances p by at most 6
+ *     bytes), the tail checks it before each refill and fails the tile otherwise. A stream may thus read past its own end into the next stream's
  *     bytes (or the verbatim bytes), which is memory-safe and never happens in a valid tile:
  *   - after decoding, the bits each stream consumed must round up to exactly its length;
  *   - writes are bounded by symbol counts (the same iteration bound: at most 16 symbols per
@@ -56,9 +56,9 @@
 #define HL__FAST_MARGIN 16
 /* Tiles of fewer symbols, or of fewer per stream, skip the fast loops: the control table's
  * recode would cost more than they save (see hl__decode_symbols). */
-#define HL__FAST_MIN_SIMD 128
-#define HL__FAST_MIN_C 512
-#define HL__FAST_MIN_PER_STREAM 32
+#define HL__FAST_MIN_SIMD 256
+#define HL__FAST_MIN_C 1024
+#define HL__FAST_MIN_PER_STREAM 64
 /* Bytes a fast-loop refill advances at most: the bits consumed since the last load are at
  * most 7 (left of the byte it started in) + 4 lookups x 12. */
 #define HL__REFILL_ADVANCE 6
@@ -183,20 +183,26 @@ fast1_impl(const hl_huf_dtable_t *dt, const uint8_t *ctl, hl__bits_t *s, const h
 
 /* Finishes one stream: whole entries while four bytes of the segment are left (an entry is
  * stored whole, the unused bytes overwritten by the next), then the part of the last entry
- * that belongs to the segment (its bits recounted from the symbol lengths). @return 0, or -1
- * when a load would start past lim (a valid stream never reads past its own bytes). */
+ * that belongs to the segment (its bits recounted from the symbol lengths). A refill only
+ * when fewer than 12 bits are left (clz > 51): a tail lookup cost ~17 cycles with one each.
+ * @return 0, or -1 when a load would start past lim (a valid stream never reads past its
+ * own bytes). */
 static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bounds_t *bd)
 {
-    while (b->out < bd->out_end) {
-        if (b->p + (__builtin_clzll(b->buf) >> 3) > bd->lim)
-            return -1;
-        REFILL(*b);
-        unsigned w = (unsigned)(b->buf & HL__TABLE_MASK), i = dt->info[w];
+    hl__bits_t x = *b;
+    while (x.out < bd->out_end) {
+        unsigned used = (unsigned)__builtin_clzll(x.buf);
+        if (used > 63 - HL_HUF_MAX_BITS) {
+            if (x.p + (used >> 3) > bd->lim)
+                return -1;
+            REFILL(x);
+        }
+        unsigned w = (unsigned)(x.buf & HL__TABLE_MASK), i = dt->info[w];
         uint32_t e = dt->entry[w];
-        uint64_t left = (uint64_t)(bd->out_end - b->out);
+        uint64_t left = (uint64_t)(bd->out_end - x.out);
         unsigned k = HL__INFO_COUNT(i), nb = HL__INFO_BITS(i);
         if (left >= HL__ENTRY_SYMS) {
-            hl__store_le32(b->out, e);
+            hl__store_le32(x.out, e);
         } else {
             if (k > left) {
                 k = (unsigned)left;
@@ -205,11 +211,12 @@ static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bound
                     nb += dt->sym_len[(e >> (8 * j)) & 0xffu];
             }
             for (unsigned j = 0; j < k; j++)
-                b->out[j] = (uint8_t)(e >> (8 * j));
+                x.out[j] = (uint8_t)(e >> (8 * j));
         }
-        b->out += k;
-        b->buf >>= nb;
+        x.out += k;
+        x.buf >>= nb;
     }
+    *b = x;
     return 0;
 }
 
@@ -325,8 +332,9 @@ static int parse_header(const hl_tensor_codec_t *tc, const uint8_t *payload, uin
         bd[s].end = payload + off;
         bd[s].lim = payload + len - HL__TILE_TAIL;
         bd[s].out_end = sym + hl__seg_start(n, ns, s + 1);
-        st[s].buf = 1ull << 63; /* nothing loaded, nothing consumed: the first refill loads */
+        /* loaded, nothing consumed (start <= end <= lim: inside the payload) */
         st[s].p = bd[s].start;
+        st[s].buf = hl__load_le64(st[s].p) | 1ull << 63;
         st[s].out = sym + hl__seg_start(n, ns, s);
     }
     *verb_off = off;
@@ -355,9 +363,11 @@ int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint
             memset(sym, dt->symbol, n);
         return 0;
     }
-    /* Measured crossovers (Gaussian bf16, 4 and 16 streams): the tails alone decode about
-     * 0.65 G symbols/s; with the fast loops 256 symbols in 4 streams decode at 1.7 (AVX-512
-     * recode) or 0.57 (portable recode, 4 KiB eight bytes at a time), 1024 at 3.0 or 1.5. */
+    /* Measured crossovers (Gaussian bf16, 1, 4 and 16 streams, loaded machine): the tails
+     * alone decode 1.3-1.5 G symbols/s; with the fast loops 256 symbols in 4 streams 1.8
+     * (AVX-512 recode; 128 symbols 1.1), 1024 symbols 3.5, or with the portable recode (4 KiB
+     * eight bytes at a time) 1.0 at 512 and 1.6 at 1024; 32 symbols per stream 1.45 (tails
+     * 1.5). */
     bool fast = n >= (path == HL__PATH_C ? HL__FAST_MIN_C : HL__FAST_MIN_SIMD) &&
                 n / ns >= HL__FAST_MIN_PER_STREAM;
 #if defined(__x86_64__) && defined(__GNUC__)
