@@ -248,14 +248,17 @@ static int add_zstd_chunks(speed_ctx_t *c, const hl__bench_tensor_t *t, uint64_t
             break;
         }
         c->chunks = grown;
+        /* k weights are k / 2 symbols for the u4 pair dtypes (HL__ZCHUNK is even) */
+        uint64_t ks = k;
         hl_codec_symbols(t->dtype, t->src, first, k, sym);
-        size_t r = ZSTD_compress2(cctx, z, cap, sym, k);
+        hl_codec_symbol_count(t->dtype, k, &ks);
+        size_t r = ZSTD_compress2(cctx, z, cap, sym, (size_t)ks);
         if (ZSTD_isError(r)) {
             free(z);
             rc = HL_EINTERNAL;
             break;
         }
-        c->chunks[c->n_chunks++] = (zchunk_t){z, r, k};
+        c->chunks[c->n_chunks++] = (zchunk_t){z, r, (size_t)ks};
         *zbytes += r;
     }
     free(sym);
