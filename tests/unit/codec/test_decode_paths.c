@@ -2,8 +2,9 @@
  * The three tile decode paths (portable C, AVX2, AVX-512; decode_path.h) agree bit for bit
  * with each other and with the source weights: on random tensors of every coded dtype
  * (with NaN payloads, signalling NaNs, infinities, subnormals and signed zeros planted), at
- * sizes and stream counts that exercise every tail, on every tensor of every shared model,
- * and on corrupted payloads (same return code, no out-of-bounds access under ASan).
+ * sizes and stream counts that exercise every tail and both sides of the fast loops'
+ * thresholds, on every tensor of every shared model, and on corrupted payloads, among them
+ * stream boundaries moved by a byte (same return code, no out-of-bounds access under ASan).
  * A path this CPU lacks is clamped to the widest it has (and said so).
  */
 #include <setjmp.h>
@@ -281,6 +282,77 @@ static void test_corrupt_payloads(void **state)
     }
 }
 
+/* Tiles around the fast loops' thresholds (decode_huf.c: from 256 symbols with the SIMD
+ * recode, 1024 with the portable one, 64 per stream), where the portable path may decode by
+ * the tails alone and the others by the fast loops: same bits, and the source's. */
+static void test_fast_loop_thresholds(void **state)
+{
+    (void)state;
+    static const uint64_t sizes[] = {1, 3, 4, 5, 63, 64, 65, 127, 255, 256, 257, 511, 1023,
+                                     1024, 1025, 2047, 2048, 2049};
+    static const uint32_t streams[] = {1, 4, 16};
+    uint64_t seed = 11, checked = 0;
+    uint8_t *src = malloc(2 * 2049);
+    assert_non_null(src);
+    tu_fill_weights(HL_DTYPE_BF16, &seed, src, 2049);
+    for (size_t zi = 0; zi < sizeof sizes / sizeof *sizes; zi++)
+        for (size_t si = 0; si < sizeof streams / sizeof *streams; si++)
+            checked += check_tensor(HL_DTYPE_BF16, src, sizes[zi], streams[si], sizes[zi],
+                                    "threshold");
+    /* the codec keeps tiles under ~200 weights RAW (Huffman would not save the table's
+     * bytes): the 9 sizes from 255 up, in 3 stream counts, must be Huffman-coded */
+    if (checked < 3 * 9)
+        fail_msg("only %llu of %zu tiles were Huffman-coded", (unsigned long long)checked,
+                 3 * sizeof sizes / sizeof *sizes);
+    free(src);
+}
+
+/* Loads may run past a stream's end into the next stream's bytes (decode_huf.c: they are
+ * bounded by the payload's end - 8 only): a header that moves one byte from stream 1 to
+ * stream 0, or back, must still fail on every path (the bits each stream consumed must
+ * round up to its length), without reading outside the payload (ASan). */
+static void test_stream_boundary_moved(void **state)
+{
+    (void)state;
+    uint64_t seed = 5, n = 3000;
+    uint8_t *src = malloc(2 * n);
+    assert_non_null(src);
+    tu_fill_weights(HL_DTYPE_BF16, &seed, src, n);
+    uint64_t hist[HL_HUF_SYMBOLS] = {0};
+    assert_int_equal(hl_codec_histogram(HL_DTYPE_BF16, src, n, hist), 0);
+    hl_tensor_codec_t *tc = malloc(sizeof *tc);
+    assert_non_null(tc);
+    assert_int_equal(hl_tensor_codec_init_as(tc, HL_DTYPE_BF16, hist, 4, HL_CODEC_HUF), 0);
+    assert_int_equal(tc->codec, HL_CODEC_HUF);
+    uint64_t bound = hl_tile_bound(tc, n), len;
+    uint8_t *payload = malloc(bound);
+    assert_non_null(payload);
+    assert_int_equal(hl_tile_encode(tc, src, n, payload, bound, &len), 0);
+    /* stream 0's length: two LEB128 bytes here (~190 bytes of 2.6-bit codes), kept so */
+    uint32_t l0 = (payload[0] & 0x7fu) | (uint32_t)(payload[1] & 0x7fu) << 7;
+    assert_true((payload[0] & 0x80u) && !(payload[1] & 0x80u) && l0 > 129 && l0 < 16383);
+    for (int d = -1; d <= 1; d += 2) {
+        uint8_t *p = malloc(len);
+        assert_non_null(p);
+        memcpy(p, payload, len);
+        uint32_t l = l0 + (uint32_t)d;
+        p[0] = (uint8_t)(0x80u | (l & 0x7fu));
+        p[1] = (uint8_t)(l >> 7);
+        float *out = malloc(n * sizeof(float));
+        assert_non_null(out);
+        for (size_t k = 0; k < N_PATHS; k++)
+            assert_int_equal(hl__tile_decode_f32_path(tc, p, len, n, out,
+                                                      hl__decode_path_clamp(k_paths[k])),
+                             HL_EFORMAT);
+        decode_all_paths(tc, p, len, n, NULL, "stream boundary moved");
+        free(out);
+        free(p);
+    }
+    free(payload);
+    free(tc);
+    free(src);
+}
+
 static void test_path_choice(void **state)
 {
     (void)state;
@@ -300,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_random_tensors),
         cmocka_unit_test(test_shared_models),
         cmocka_unit_test(test_corrupt_payloads),
+        cmocka_unit_test(test_fast_loop_thresholds),
+        cmocka_unit_test(test_stream_boundary_moved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
