@@ -9,15 +9,22 @@
  *     window yields up to four symbols (bf16 exponents average ~2.6 bits: most yield 3-4);
  *   - a stream is three registers (bit container with a sentinel, load pointer, output
  *     pointer): a lookup is mask, control-byte load, entry load, 4-byte store, shift and
- *     add (7 instructions; the first decoder needed 11), and four streams' states, the
- *     table and the loop count fit the 15 usable x86-64 registers (the first decoder kept
- *     five per stream and spilled to the stack in its hot loop);
+ *     add (7 instructions; the first decoder needed 11); gcc 12 still keeps three of the
+ *     four load pointers on the stack (with the sentinel constant and two temporaries the
+ *     states need 16 registers), which measured as costing nothing: keeping all four in
+ *     memory on purpose, off the dependency chain, or saving the mask's copy with bzhi,
+ *     left the rate unchanged. The loop is bound by its chains (mask, control-byte load,
+ *     shift: ~6 cycles per lookup and stream, plus the refill) at ~1.6 symbols per cycle;
+ *     a refill issued a lookup early (three lookups per refill) gained 5-8% on Gaussian
+ *     tiles of 11008+ weights and nothing on stories260K's, so it is not used;
  *   - refills are branch-free (clz of the container = bits consumed since the last load;
  *     one unaligned 8-byte load), one per four lookups;
  *   - the loop carries no per-iteration checks: an iteration writes at most 16 symbols and
- *     advances the load pointer by at most 7 bytes per stream, so with m symbols and b bytes
- *     left in the tightest stream min(m / 16, b / 7) iterations run unchecked, then the
- *     bound is taken again (a handful of rounds per tile);
+ *     advances the load pointer by at most 6 bytes per stream, so with m symbols left in the
+ *     tightest stream and b bytes before lim (below) min(m / 16, b / 6) iterations run
+ *     unchecked, then the bound is taken again. For bf16 b is never the limit (the verbatim
+ *     bytes follow the streams), so every stream runs the fast loops to its last 15
+ *     symbols: those of a group of four finish alone in the one-stream loop, then the tails;
  *   - the AVX2 and AVX-512 paths compile the same loop for BMI2/LZCNT (shrx, lzcnt: one
  *     flag-free micro-op each); the portable path is the same C, so all give the same
  *     symbols.
@@ -27,6 +34,15 @@
  * 8 streams the same, 16 streams -10% (more tails, each stream's setup); 4096-weight tiles
  * 2.7 (the per-tile control recode and tails weigh more), 65536-weight tiles 3.9 (+8%, for
  * a 256 KiB fp32 tile). So the writer's defaults (16384 weights, 4 streams) stay.
+ * Re-measured for small tiles (driver decoding the tiles in turn, CPU time, best of 5-11,
+ * ~3.1 GHz, load 2-4): symbols of hot 4-tile sets 2048 / 11008 / 65536 weights 3.4 / 4.5 /
+ * 4.9 G/s before the payload-end bound, 4.0 / 4.9 / 5.1 after; stories260K-BF16's 35 HUF
+ * tiles (2048-11008 weights) 3.7-3.9 -> 4.1-4.2 symbols, 3.2 -> 3.5 into fp32. There the
+ * hot loop is 82% of the symbol time, the control recode 4%, header + tails 6%, the
+ * one-stream loop 3%; into fp32 the rebuild (decode_fuse.c) adds ~15%. `huffllm bench
+ * codec stories260K-BF16.gguf --reps 5` (load 1.5, before/after alternated 3 times), whole
+ * model incl. its two lanes tensors: 3.43-3.52 -> 3.70-3.84 G weights/s at 1 thread; the
+ * synthetic 4M-weight lanes tensor unchanged (6.97-7.21 against 7.05-7.11).
  *
  * Why it is memory-safe on any payload:
  *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
@@ -66,8 +82,8 @@
 #define HL__CTL_BYTES (1u << HL_HUF_MAX_BITS)
 
 /*
- * A stream's state is three registers, so that four streams, the table and the loop count
- * fit x86-64's 15 general registers without spilling: the next symbols in the low bits of
+ * A stream's state is three values (see the top comment for how they fit the registers):
+ * the next symbols in the low bits of
  * buf with a sentinel 1 just above the valid bits (so the bits consumed since the last load
  * are clz(buf), and steps need not count them), the load position p, the output pointer.
  */
@@ -100,7 +116,8 @@ typedef struct {
  * shifts count mod 64, and `& 63` is free for the compiler), and the count is one shift
  * away; the original layout (bits | count << 4) cost two more instructions per lookup.
  * ctl lives in the decoding function's frame, addressed from the stack pointer: one
- * register less than a second table pointer. Recoding 4 KiB is ~1% of a 16384-weight tile.
+ * register less than a second table pointer. Recoding 4 KiB (AVX-512: 64 bytes a step) is
+ * ~4% of the decode of stories260K's 2048-11008-weight tiles.
  * Lookup j (0..3) of an iteration: out advances by count - 1 per lookup and by the missing
  * 4 once per iteration (ITER_END), the store adding j as an address displacement.
  */
