@@ -50,14 +50,15 @@ typedef struct {
 enum { SINK_TO_SYM, SINK_TO_BF16, SINK_TO_F16, SINK_TO_Q8, SINK_DOT_BF16 };
 
 /* The dot sink's state between calls of the loops (hl__lanes_dot_avx512): the activations,
- * the tile row being summed (it ends at element row_end) and its accumulators, one 16-lane
- * vector per activation, lane l summing the columns j = l mod 16 in increasing j. */
+ * the tile row being summed (it ends at element row_end) and its accumulators, two 16-lane
+ * vectors per activation: the 32 lanes of the engine's order (src/engine/gemv.h), lane l
+ * summing the columns j = l mod 32 in increasing j. */
 typedef struct {
     const float *const *x;
     float *const *y;
     uint64_t y_off, cols, row, row_end;
     unsigned n_act;
-    __m512 acc[HL__DOT_MAX_ACT];
+    __m512 acc[HL__DOT_MAX_ACT][2];
 } lanes_dot_t;
 
 /* Decodes the step's 16 elements of one group into e (table entries). */
@@ -81,13 +82,14 @@ typedef struct {
 
 #define SINK_F32(e, g) _mm512_storeu_si512(f32 + base + 16 * (g), REBUILD_BF16(e, g))
 
-/* The group's 16 weights times each activation's 16 columns, into its accumulator: the
- * multiply-adds of gemv.h's order (lane l of a row takes columns l mod 16, increasing). */
+/* The group's 16 weights times each activation's 16 columns, into the accumulator of their
+ * lanes (groups 0 and 2 of a step are lanes 0-15 of the order's 32, groups 1 and 3 lanes
+ * 16-31): two chains of multiply-adds per row, not one that waits on each. */
 #define SINK_DOT(e, g)                                                                         \
     do {                                                                                       \
         __m512 w_ = _mm512_castsi512_ps(REBUILD_BF16(e, g));                                   \
-        _Pragma("GCC unroll 8") for (unsigned a_ = 0; a_ < na; a_++) acc[a_] =                 \
-            _mm512_fmadd_ps(w_, _mm512_loadu_ps(xa[a_] + col + 16 * (g)), acc[a_]);           \
+        _Pragma("GCC unroll 8") for (unsigned a_ = 0; a_ < na; a_++) acc[a_][(g) & 1] =        \
+            _mm512_fmadd_ps(w_, _mm512_loadu_ps(xa[a_] + col + 16 * (g)), acc[a_][(g) & 1]);  \
     } while (0)
 
 /* f16: the high byte is the symbol (e >> 15 = symbol << 8), the low byte verbatim. */
@@ -178,13 +180,13 @@ typedef struct {
     (void)below;                                                                               \
     __m512i b0 = r->b0, b1 = r->b1, b2 = r->b2, b3 = r->b3;                                    \
     __m512i c0 = r->c0, c1 = r->c1, c2 = r->c2, c3 = r->c3;                                    \
-    __m512 acc[HL__DOT_MAX_ACT];                                                               \
+    __m512 acc[HL__DOT_MAX_ACT][2];                                                            \
     const float *xa[HL__DOT_MAX_ACT];                                                          \
     uint64_t row = 0, row_end = 0, cols = 0;                                                   \
     if (sink == SINK_DOT_BF16) {                                                               \
         row = d->row, row_end = d->row_end, cols = d->cols;                                    \
-        _Pragma("GCC unroll 8") for (unsigned a = 0; a < na; a++) acc[a] = d->acc[a],          \
-                                                                  xa[a] = d->x[a];             \
+        _Pragma("GCC unroll 8") for (unsigned a = 0; a < na; a++) acc[a][0] = d->acc[a][0],    \
+                                      acc[a][1] = d->acc[a][1], xa[a] = d->x[a];               \
     }                                                                                          \
     for (uint64_t it = 0; it < k; it++) {                                                      \
         REFILL(b0, c0);                                                                        \
@@ -225,8 +227,8 @@ typedef struct {
                 SINK_DOT(e3, 3);                                                               \
                 if (base + HL__LANES == row_end) {                                             \
                     _Pragma("GCC unroll 8") for (unsigned a = 0; a < na; a++) {                \
-                        d->y[a][d->y_off + row] = dot_lanes_sum(acc[a]);                       \
-                        acc[a] = _mm512_setzero_ps();                                          \
+                        d->y[a][d->y_off + row] = dot_lanes_sum(acc[a][0], acc[a][1]);         \
+                        acc[a][0] = acc[a][1] = _mm512_setzero_ps();                           \
                     }                                                                          \
                     row++;                                                                     \
                     row_end += cols;                                                           \
@@ -243,7 +245,7 @@ typedef struct {
     if (sink == SINK_DOT_BF16) {                                                               \
         d->row = row, d->row_end = row_end;                                                    \
         for (unsigned a = 0; a < na; a++)                                                      \
-            d->acc[a] = acc[a];                                                                \
+            d->acc[a][0] = acc[a][0], d->acc[a][1] = acc[a][1];                                \
     }                                                                                          \
     return p
 
@@ -268,9 +270,11 @@ typedef struct {
         uint64_t k, uint64_t s, const uint8_t *verb, uint8_t *sym, float *f32, lanes_dot_t *d
 #define LOOP_ARGS r, dt, max_len, p, k, s, verb, sym, f32, d
 
-HL__AVX512_TARGET static inline __attribute__((always_inline)) float dot_lanes_sum(__m512 v)
+HL__AVX512_TARGET static inline __attribute__((always_inline)) float dot_lanes_sum(__m512 lo,
+                                                                                 __m512 hi)
 {
-    /* gemv.h's order: lane l + (l + 8), then + 4, + 2, + 1, the lower lane first */
+    /* gemv.h's order: lane l + (l + 16), then + 8, + 4, + 2, + 1, the lower lane first */
+    __m512 v = _mm512_add_ps(lo, hi);
     __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v),
                               _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
@@ -481,7 +485,7 @@ HL__AVX512_TARGET int hl__lanes_dot_avx512(const hl_huf_dtable_t *dt, const uint
     lanes_dot_t d = {.x = x, .y = y, .y_off = y_off, .cols = cols, .row = 0, .row_end = cols,
                      .n_act = (unsigned)n_act};
     for (unsigned a = 0; a < HL__DOT_MAX_ACT; a++)
-        d.acc[a] = _mm512_setzero_ps();
+        d.acc[a][0] = d.acc[a][1] = _mm512_setzero_ps();
     uint64_t s;
     if (run(dt, SINK_DOT_BF16, words, nw, verb, rows * cols, NULL, NULL, &d, st, &s, wp))
         return -1;

@@ -2,14 +2,13 @@
  * Fused rebuild + multiply of bf16/fp16 Huffman tiles (fused.h has the contract and the
  * summation order).
  *
- * Register blocking: a block of rows x activations of accumulators walks the columns in
- * steps of 16; each step rebuilds the 16 weights of every row of the block once (from 16
- * symbol bytes and 16 verbatim bytes) and multiplies them against every activation of the
- * block, each x vector loaded once for all rows. AVX-512 uses 4 rows x up to 4 activations
- * (16 accumulators of the 32 registers; 2 rows x 8 was measured 1.6x slower at batch 8: 16
- * x loads + 4 byte loads per 16 multiply-adds make it load-bound, against 4 + 8 here), AVX2
- * 2 rows x up to 2 (a row's 16 lanes are two vectors there, so 8 accumulators of 16
- * registers). Activations are taken in groups of the
+ * Register blocking: a block of rows x activations of accumulators (two per pair: a row's
+ * lanes 0-15 and 16-31 of gemv.h's order) walks the columns in steps of 32; each step
+ * rebuilds the 32 weights of every row of the block once (from 32 symbol bytes and 32
+ * verbatim bytes) and multiplies them against every activation of the block, each x vector
+ * loaded once for all rows. AVX-512 uses 2 rows x up to 4 activations (16 accumulators of
+ * the 32 registers), AVX2 up to 2 rows x 1 activation (a row's 32 lanes are four vectors
+ * there, so 8 accumulators of 16 registers). Activations are taken in groups of the
  * block width, the outer loop, so the tile's symbol and verbatim bytes (2 bytes per weight,
  * L1/L2-resident after the first group) are what is re-read, never an fp32 copy.
  *
@@ -21,7 +20,7 @@
 
 #include "engine/fused.h"
 
-#define HL__LANES 16
+#define HL__LANES 16 /* weights per AVX-512 vector */
 
 bool hl__fused_supports(const hl_tensor_codec_t *tc)
 {
@@ -38,11 +37,11 @@ static inline float weight_c(hl_dtype_t t, const uint8_t *sym, const uint8_t *ve
     return hl_bf16_to_f32((uint16_t)((v & 0x80u) << 8 | s << 7 | (v & 0x7fu)));
 }
 
-/* Columns [c16, cols) of one row, in order, after the lanes' sum `acc`. */
+/* Columns [c32, cols) of one row, in order, after the lanes' sum `acc`. */
 static inline float row_tail(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb,
-                             uint64_t c16, uint64_t cols, const float *x, float acc)
+                             uint64_t c32, uint64_t cols, const float *x, float acc)
 {
-    for (uint64_t j = c16; j < cols; j++)
+    for (uint64_t j = c32; j < cols; j++)
         acc = fmaf(weight_c(t, sym, verb, j), x[j], acc);
     return acc;
 }
@@ -53,25 +52,25 @@ static void fused_c(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
                     uint64_t cols, size_t n_act, const float *const *x, float *const *y,
                     uint64_t y0)
 {
-    uint64_t c16 = cols - cols % HL__LANES;
+    uint64_t c32 = cols - cols % HL__GEMV_ORDER;
     for (size_t a0 = 0; a0 < n_act; a0 += 4) {
         size_t na = n_act - a0 < 4 ? n_act - a0 : 4;
         for (uint64_t r = 0; r < rows; r++) {
             const uint8_t *s = sym + r * cols, *v = verb + r * cols;
-            float acc[4][HL__LANES] = {{0}};
-            for (uint64_t j = 0; j < c16; j += HL__LANES) {
-                float w[HL__LANES];
-                for (unsigned l = 0; l < HL__LANES; l++)
+            float acc[4][HL__GEMV_ORDER] = {{0}};
+            for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+                float w[HL__GEMV_ORDER];
+                for (unsigned l = 0; l < HL__GEMV_ORDER; l++)
                     w[l] = weight_c(t, s, v, j + l);
                 for (size_t a = 0; a < na; a++)
-                    for (unsigned l = 0; l < HL__LANES; l++)
+                    for (unsigned l = 0; l < HL__GEMV_ORDER; l++)
                         acc[a][l] = fmaf(w[l], x[a0 + a][j + l], acc[a][l]);
             }
             for (size_t a = 0; a < na; a++) {
-                for (unsigned k = HL__LANES / 2; k; k /= 2)
+                for (unsigned k = HL__GEMV_ORDER / 2; k; k /= 2)
                     for (unsigned l = 0; l < k; l++)
                         acc[a][l] = acc[a][l] + acc[a][l + k];
-                y[a0 + a][y0 + r] = row_tail(t, s, v, c16, cols, x[a0 + a], acc[a][0]);
+                y[a0 + a][y0 + r] = row_tail(t, s, v, c32, cols, x[a0 + a], acc[a][0]);
             }
         }
     }
@@ -84,10 +83,11 @@ static void fused_c(hl_dtype_t t, const uint8_t *sym, const uint8_t *verb, uint6
 #define HL__AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define HL__INLINE static inline __attribute__((always_inline))
 
-/* Lanes l and l + 8 of a row (lo = lanes 0-7, hi = 8-15) summed as gemv.h orders it:
- * l + 8, then + 4, + 2, + 1, the lower lane always the first operand. */
-HL__AVX2_TARGET HL__INLINE float lanes_sum(__m256 lo, __m256 hi)
+/* A row's lanes 0-7 (v[0]), 8-15, 16-23, 24-31 summed as gemv.h orders it: l + 16, then
+ * + 8, + 4, + 2, + 1, the lower lane always the first operand. */
+HL__AVX2_TARGET HL__INLINE float lanes_sum(const __m256 v[4])
 {
+    __m256 lo = _mm256_add_ps(v[0], v[2]), hi = _mm256_add_ps(v[1], v[3]);
     __m256 s8 = _mm256_add_ps(lo, hi);
     __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
     __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
@@ -108,41 +108,30 @@ HL__AVX2_TARGET HL__INLINE __m256 rebuild8(hl_dtype_t t, const uint8_t *s, const
     return _mm256_castsi256_ps(_mm256_or_si256(m, e));
 }
 
-/* nr rows x na activations (compile-time constants after inlining), rows starting at
- * sym/verb, activations x[0..na), results to y[a][yr + r]. */
-HL__AVX2_TARGET HL__INLINE void block_avx2(hl_dtype_t t, unsigned nr, unsigned na,
-                                          const uint8_t *sym, const uint8_t *verb,
-                                          uint64_t cols, const float *const *x,
-                                          float *const *y, uint64_t yr)
+/* nr (1 or 2) rows x one activation, rows starting at sym/verb, results to y[0][yr + r]. */
+HL__AVX2_TARGET HL__INLINE void block_avx2(hl_dtype_t t, unsigned nr, const uint8_t *sym,
+                                          const uint8_t *verb, uint64_t cols,
+                                          const float *const *x, float *const *y, uint64_t yr)
 {
-    uint64_t c16 = cols - cols % HL__LANES;
-    __m256 lo[2][2], hi[2][2];
+    uint64_t c32 = cols - cols % HL__GEMV_ORDER;
+    __m256 acc[2][4];
 #pragma GCC unroll 2
     for (unsigned r = 0; r < nr; r++)
+        acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm256_setzero_ps();
+    for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+#pragma GCC unroll 4
+        for (unsigned q = 0; q < 4; q++) {
+            __m256 xv = _mm256_loadu_ps(x[0] + j + 8 * q);
 #pragma GCC unroll 2
-        for (unsigned a = 0; a < na; a++)
-            lo[r][a] = hi[r][a] = _mm256_setzero_ps();
-    for (uint64_t j = 0; j < c16; j += HL__LANES) {
-        __m256 wl[2], wh[2];
-#pragma GCC unroll 2
-        for (unsigned r = 0; r < nr; r++) {
-            wl[r] = rebuild8(t, sym + r * cols + j, verb + r * cols + j);
-            wh[r] = rebuild8(t, sym + r * cols + j + 8, verb + r * cols + j + 8);
-        }
-#pragma GCC unroll 2
-        for (unsigned a = 0; a < na; a++) {
-            __m256 xl = _mm256_loadu_ps(x[a] + j), xh = _mm256_loadu_ps(x[a] + j + 8);
-#pragma GCC unroll 2
-            for (unsigned r = 0; r < nr; r++) {
-                lo[r][a] = _mm256_fmadd_ps(wl[r], xl, lo[r][a]);
-                hi[r][a] = _mm256_fmadd_ps(wh[r], xh, hi[r][a]);
-            }
+            for (unsigned r = 0; r < nr; r++)
+                acc[r][q] = _mm256_fmadd_ps(
+                    rebuild8(t, sym + r * cols + j + 8 * q, verb + r * cols + j + 8 * q), xv,
+                    acc[r][q]);
         }
     }
     for (unsigned r = 0; r < nr; r++)
-        for (unsigned a = 0; a < na; a++)
-            y[a][yr + r] = row_tail(t, sym + r * cols, verb + r * cols, c16, cols, x[a],
-                                    lanes_sum(lo[r][a], hi[r][a]));
+        y[0][yr + r] =
+            row_tail(t, sym + r * cols, verb + r * cols, c32, cols, x[0], lanes_sum(acc[r]));
 }
 
 #define HL__AVX2_BLOCKS(T)                                                                   \
@@ -151,14 +140,11 @@ HL__AVX2_TARGET HL__INLINE void block_avx2(hl_dtype_t t, unsigned nr, unsigned n
                                          const float *const *x, float *const *y,            \
                                          uint64_t yr)                                       \
     {                                                                                        \
-        if (nr == 2 && na == 2)                                                              \
-            block_avx2(HL_DTYPE_##T, 2, 2, sym, verb, cols, x, y, yr);                       \
-        else if (nr == 2)                                                                    \
-            block_avx2(HL_DTYPE_##T, 2, 1, sym, verb, cols, x, y, yr);                       \
-        else if (na == 2)                                                                    \
-            block_avx2(HL_DTYPE_##T, 1, 2, sym, verb, cols, x, y, yr);                       \
+        (void)na; /* always 1 */                                                             \
+        if (nr == 2)                                                                         \
+            block_avx2(HL_DTYPE_##T, 2, sym, verb, cols, x, y, yr);                          \
         else                                                                                 \
-            block_avx2(HL_DTYPE_##T, 1, 1, sym, verb, cols, x, y, yr);                       \
+            block_avx2(HL_DTYPE_##T, 1, sym, verb, cols, x, y, yr);                          \
     }
 HL__AVX2_BLOCKS(BF16)
 HL__AVX2_BLOCKS(F16)
@@ -180,42 +166,52 @@ HL__AVX512_TARGET HL__INLINE __m512 rebuild16(hl_dtype_t t, const uint8_t *s, co
         _mm512_ternarylogic_epi32(m, e, _mm512_set1_epi32((int)0x807fffffu), 0xec));
 }
 
-HL__AVX512_TARGET HL__INLINE float lanes_sum16(__m512 v)
+/* A row's lanes 0-15 (lo) and 16-31 (hi) summed as gemv.h orders it. */
+HL__AVX512_TARGET HL__INLINE float lanes_sum32(__m512 lo, __m512 hi)
 {
-    __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    return lanes_sum(lo, hi);
+    __m512 v = _mm512_add_ps(lo, hi);
+    __m256 v0 = _mm512_castps512_ps256(v);
+    __m256 v1 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s8 = _mm256_add_ps(v0, v1);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
+/* nr (1 or 2) rows x na (1 to 4) activations: 16 accumulators at most. */
 HL__AVX512_TARGET HL__INLINE void block_avx512(hl_dtype_t t, unsigned nr, unsigned na,
                                               const uint8_t *sym, const uint8_t *verb,
                                               uint64_t cols, const float *const *x,
                                               float *const *y, uint64_t yr)
 {
-    uint64_t c16 = cols - cols % HL__LANES;
-    __m512 acc[4][4];
-#pragma GCC unroll 4
+    uint64_t c32 = cols - cols % HL__GEMV_ORDER;
+    __m512 lo[2][4], hi[2][4];
+#pragma GCC unroll 2
     for (unsigned r = 0; r < nr; r++)
 #pragma GCC unroll 4
         for (unsigned a = 0; a < na; a++)
-            acc[r][a] = _mm512_setzero_ps();
-    for (uint64_t j = 0; j < c16; j += HL__LANES) {
-        __m512 w[4];
-#pragma GCC unroll 4
-        for (unsigned r = 0; r < nr; r++)
-            w[r] = rebuild16(t, sym + r * cols + j, verb + r * cols + j);
+            lo[r][a] = hi[r][a] = _mm512_setzero_ps();
+    for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+        __m512 wl[2], wh[2];
+#pragma GCC unroll 2
+        for (unsigned r = 0; r < nr; r++) {
+            wl[r] = rebuild16(t, sym + r * cols + j, verb + r * cols + j);
+            wh[r] = rebuild16(t, sym + r * cols + j + HL__LANES, verb + r * cols + j + HL__LANES);
+        }
 #pragma GCC unroll 4
         for (unsigned a = 0; a < na; a++) {
-            __m512 xv = _mm512_loadu_ps(x[a] + j);
-#pragma GCC unroll 4
-            for (unsigned r = 0; r < nr; r++)
-                acc[r][a] = _mm512_fmadd_ps(w[r], xv, acc[r][a]);
+            __m512 xl = _mm512_loadu_ps(x[a] + j), xh = _mm512_loadu_ps(x[a] + j + HL__LANES);
+#pragma GCC unroll 2
+            for (unsigned r = 0; r < nr; r++) {
+                lo[r][a] = _mm512_fmadd_ps(wl[r], xl, lo[r][a]);
+                hi[r][a] = _mm512_fmadd_ps(wh[r], xh, hi[r][a]);
+            }
         }
     }
     for (unsigned r = 0; r < nr; r++)
         for (unsigned a = 0; a < na; a++)
-            y[a][yr + r] = row_tail(t, sym + r * cols, verb + r * cols, c16, cols, x[a],
-                                    lanes_sum16(acc[r][a]));
+            y[a][yr + r] = row_tail(t, sym + r * cols, verb + r * cols, c32, cols, x[a],
+                                    lanes_sum32(lo[r][a], hi[r][a]));
 }
 
 #define HL__AVX512_ROWS(T, R)                                                                \
@@ -231,8 +227,8 @@ HL__AVX512_TARGET HL__INLINE void block_avx512(hl_dtype_t t, unsigned nr, unsign
                                              const float *const *x, float *const *y,        \
                                              uint64_t yr)                                   \
     {                                                                                        \
-        if (nr == 4) {                                                                       \
-            HL__AVX512_ROWS(T, 4)                                                            \
+        if (nr == 2) {                                                                       \
+            HL__AVX512_ROWS(T, 2)                                                            \
         } else {                                                                             \
             HL__AVX512_ROWS(T, 1)                                                            \
         }                                                                                    \
@@ -269,12 +265,12 @@ void hl__fused_gemv_path(hl__gemv_path_t path, hl_dtype_t t, const uint8_t *sym,
 #if defined(__x86_64__) && defined(__GNUC__)
     bool f16 = t == HL_DTYPE_F16;
     if (path == HL__GEMV_AVX512) {
-        fused_blocks(f16 ? avx512_F16 : avx512_BF16, 4, 4, sym, verb, rows, cols, n_act, x, y,
+        fused_blocks(f16 ? avx512_F16 : avx512_BF16, 2, 4, sym, verb, rows, cols, n_act, x, y,
                      y0);
         return;
     }
     if (path == HL__GEMV_AVX2) {
-        fused_blocks(f16 ? avx2_F16 : avx2_BF16, 2, 2, sym, verb, rows, cols, n_act, x, y, y0);
+        fused_blocks(f16 ? avx2_F16 : avx2_BF16, 2, 1, sym, verb, rows, cols, n_act, x, y, y0);
         return;
     }
 #endif

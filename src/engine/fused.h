@@ -7,9 +7,10 @@
  * once against every activation of the step, so the fp32 tile is never written or re-read
  * and one pass over the tile serves the whole batch.
  *
- * Summation order: exactly gemv.h's (per row and activation: 16 lanes, lane l takes columns
- * j = l mod 16 in increasing j with fused multiply-adds, lanes added pairwise l + 8, + 4,
- * + 2, + 1, then the columns past the last group of 16 in order with fused multiply-adds),
+ * Summation order: exactly gemv.h's (per row and activation: 32 lanes, lane l takes columns
+ * j = l mod 32 in increasing j with fused multiply-adds, lanes added l + 16, then pairwise
+ * l + 8, + 4, + 2, + 1, then the columns past the last group of 32 in order with fused
+ * multiply-adds),
  * on every path, so the result equals hl__gemv on the same weights bit for bit: compressed ==
  * raw and batch == single. bf16 rebuilds are exact bit moves; fp16 uses the same conversion
  * as hl__gemv's fp16 path on each code path (F16C on x86, hl_f16_to_f32 in C).

@@ -1,7 +1,8 @@
 /*
  * Matrix-vector products from fp32, bf16 or fp16 weights (gemv.h has the summation order
- * every path follows). Four rows at a time: four independent accumulator chains hide the
- * fused multiply-add latency, and each x vector is loaded once for four rows. At batch 1 a
+ * every path follows). Four rows at a time (AVX-512; two on AVX2): with each row's two
+ * halves of 16 lanes, eight independent accumulator chains hide the fused multiply-add
+ * latency, and each x vector is loaded once for four rows. At batch 1 a
  * raw bf16 model is bandwidth-bound (2 bytes per weight); these kernels read each weight
  * once, where widen + sgemv wrote and re-read a 4-byte copy. hl__gemv_multi blocks rows x
  * activations in registers so a batch also reads each weight once.
@@ -12,16 +13,15 @@
 
 #include "engine/gemv.h"
 
-#define HL__LANES 16
 
 /*
  * Software prefetch of raw weights. bf16/f16 weights always stream from memory (the raw
  * path; compressed tiles reach this file as fp32 in a cache-resident hot buffer), and a
  * block of rows is a short stream per row (a 1280-column bf16 row is 40 cache lines), too
- * short for the hardware prefetchers to train on. So the 4-row loops ask for the weights
+ * short for the hardware prefetchers to train on. So the row-block loops ask for the weights
  * HL__PF_DIST bytes ahead of a linear sweep over the block's rows (which are contiguous and
- * followed by the next block and, in raw mode, the next matrix): each iteration consumes
- * 4 x 16 x 2 = 128 bytes, so it prefetches two lines. Measured on this machine (Zen 5,
+ * followed by the next block and, in raw mode, the next matrix): an iteration consumes
+ * rows x 32 x 2 bytes, and prefetches that many (two lines per two rows). Measured on this machine (Zen 5,
  * 512 MB bf16 matrices, huge pages, one thread, CPU time): 1280 columns 16-18 -> 18-27
  * GB/s, 3584 columns 17-20 -> 20-30 GB/s (plain read: 25-32); 12-48 KiB all help, 24 KiB
  * was at or near the best for both shapes. fp32 is never prefetched: there it would pull
@@ -51,7 +51,7 @@ static inline float load_c(hl_dtype_t t, const uint8_t *w, uint64_t j)
     return t == HL_DTYPE_BF16 ? hl_bf16_to_f32(h) : hl_f16_to_f32(h);
 }
 
-/* The columns past the last whole group of 16, in order (shared by all paths). */
+/* The columns past the last whole group of 32, in order (shared by all paths). */
 static inline float row_rest(hl_dtype_t t, const uint8_t *w, uint64_t j0, uint64_t cols,
                              const float *x, float s)
 {
@@ -63,17 +63,17 @@ static inline float row_rest(hl_dtype_t t, const uint8_t *w, uint64_t j0, uint64
 static void gemv_c(hl_dtype_t t, const uint8_t *w, uint64_t rows, uint64_t cols, const float *x,
                    float *y)
 {
-    uint64_t c16 = cols - cols % HL__LANES, rb = cols * elem_bytes(t);
+    uint64_t c32 = cols - cols % HL__GEMV_ORDER, rb = cols * elem_bytes(t);
     for (uint64_t r = 0; r < rows; r++) {
         const uint8_t *wr = w + r * rb;
-        float acc[HL__LANES] = {0};
-        for (uint64_t j = 0; j < c16; j += HL__LANES)
-            for (unsigned l = 0; l < HL__LANES; l++)
+        float acc[HL__GEMV_ORDER] = {0};
+        for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER)
+            for (unsigned l = 0; l < HL__GEMV_ORDER; l++)
                 acc[l] = fmaf(load_c(t, wr, j + l), x[j + l], acc[l]);
-        for (unsigned k = HL__LANES / 2; k; k /= 2)
+        for (unsigned k = HL__GEMV_ORDER / 2; k; k /= 2)
             for (unsigned l = 0; l < k; l++)
                 acc[l] = acc[l] + acc[l + k];
-        y[r] = row_rest(t, wr, c16, cols, x, acc[0]);
+        y[r] = row_rest(t, wr, c32, cols, x, acc[0]);
     }
 }
 
@@ -93,8 +93,9 @@ static void gemv_multi_c(hl_dtype_t t, const uint8_t *w, uint64_t rows, uint64_t
 
 #define HL__AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 #define HL__AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define HL__INLINE __attribute__((always_inline)) static inline
 
-/* ---- AVX2: a row's 16 lanes are two vectors (lanes 0-7, 8-15) ---- */
+/* ---- AVX2: a row's 32 lanes are four vectors (lanes 0-7, 8-15, 16-23, 24-31) ---- */
 
 HL__AVX2_TARGET static inline __m256 load8(hl_dtype_t t, const uint8_t *p)
 {
@@ -106,142 +107,92 @@ HL__AVX2_TARGET static inline __m256 load8(hl_dtype_t t, const uint8_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-HL__AVX2_TARGET static inline float reduce16_avx2(__m256 lo, __m256 hi)
+/* gemv.h's reduction of lanes 0-7 (v[0]), 8-15, 16-23, 24-31 (v[3]). */
+HL__AVX2_TARGET static inline float reduce32_avx2(const __m256 v[4])
 {
-    __m256 s8 = _mm256_add_ps(lo, hi);                                   /* l + 8 */
+    __m256 lo = _mm256_add_ps(v[0], v[2]), hi = _mm256_add_ps(v[1], v[3]); /* l + 16 */
+    __m256 s8 = _mm256_add_ps(lo, hi);                                       /* + 8 */
     __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* + 4 */
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                   /* + 2 */
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));               /* + 1 */
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                       /* + 2 */
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                   /* + 1 */
     return _mm_cvtss_f32(s1);
 }
 
-HL__AVX2_TARGET static void gemv_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
-                                      uint64_t cols, const float *x, float *y)
-{
-    uint64_t c16 = cols - cols % HL__LANES, eb = elem_bytes(t), rb = cols * eb, r = 0;
-    const bool pf = t != HL_DTYPE_F32;
-    for (; r + 4 <= rows; r += 4) {
-        const uint8_t *w0 = w + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
-        __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0,
-               b3 = a0;
-        for (uint64_t j = 0; j < c16; j += HL__LANES) {
-            if (pf) {
-                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST);
-                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST + 64);
-            }
-            __m256 xl = _mm256_loadu_ps(x + j), xh = _mm256_loadu_ps(x + j + 8);
-            a0 = _mm256_fmadd_ps(load8(t, w0 + j * eb), xl, a0);
-            b0 = _mm256_fmadd_ps(load8(t, w0 + (j + 8) * eb), xh, b0);
-            a1 = _mm256_fmadd_ps(load8(t, w1 + j * eb), xl, a1);
-            b1 = _mm256_fmadd_ps(load8(t, w1 + (j + 8) * eb), xh, b1);
-            a2 = _mm256_fmadd_ps(load8(t, w2 + j * eb), xl, a2);
-            b2 = _mm256_fmadd_ps(load8(t, w2 + (j + 8) * eb), xh, b2);
-            a3 = _mm256_fmadd_ps(load8(t, w3 + j * eb), xl, a3);
-            b3 = _mm256_fmadd_ps(load8(t, w3 + (j + 8) * eb), xh, b3);
-        }
-        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx2(a0, b0));
-        y[r + 1] = row_rest(t, w1, c16, cols, x, reduce16_avx2(a1, b1));
-        y[r + 2] = row_rest(t, w2, c16, cols, x, reduce16_avx2(a2, b2));
-        y[r + 3] = row_rest(t, w3, c16, cols, x, reduce16_avx2(a3, b3));
-    }
-    for (; r < rows; r++) {
-        const uint8_t *w0 = w + r * rb;
-        __m256 a0 = _mm256_setzero_ps(), b0 = a0;
-        for (uint64_t j = 0; j < c16; j += HL__LANES) {
-            a0 = _mm256_fmadd_ps(load8(t, w0 + j * eb), _mm256_loadu_ps(x + j), a0);
-            b0 = _mm256_fmadd_ps(load8(t, w0 + (j + 8) * eb), _mm256_loadu_ps(x + j + 8), b0);
-        }
-        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx2(a0, b0));
-    }
-}
-
 /*
- * A block of nr rows x na activations (constants after inlining: the accumulators live in
- * registers). AVX2 has 16 vector registers and a row's lanes take two, so 2 x 2 blocks:
- * 8 accumulators, 4 x vectors and the widened weights.
+ * nr (1 or 2) rows x one activation (AVX2 has 16 vector registers: 8 accumulators, 4 x
+ * vectors and the widened weights); nr is a constant after inlining. Raw bf16/f16 blocks of
+ * 2 rows prefetch their rows ahead (2 rows x 32 x 2 bytes: two lines per iteration).
  */
-#define HL__INLINE __attribute__((always_inline)) static inline
-
-HL__AVX2_TARGET HL__INLINE void block_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rb,
-                                           uint64_t cols, unsigned nr, unsigned na, bool pf,
-                                           const float *const *x, float *const *y,
-                                           uint64_t yr)
+HL__AVX2_TARGET HL__INLINE void rows_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rb,
+                                          uint64_t cols, unsigned nr, bool pf, const float *x,
+                                          float *y)
 {
-    uint64_t eb = elem_bytes(t), c16 = cols - cols % HL__LANES;
-    __m256 lo[2][2], hi[2][2];
-    const float *xa[2];
+    uint64_t eb = elem_bytes(t), c32 = cols - cols % HL__GEMV_ORDER;
+    __m256 acc[2][4];
 #pragma GCC unroll 2
-    for (unsigned a = 0; a < na; a++) {
-        xa[a] = x[a];
+    for (unsigned r = 0; r < nr; r++)
+        acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm256_setzero_ps();
+    for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+        if (pf) {
+            HL__PREFETCH(w + nr * j * eb + HL__PF_DIST);
+            HL__PREFETCH(w + nr * j * eb + HL__PF_DIST + 64);
+        }
+        __m256 xv[4];
+#pragma GCC unroll 4
+        for (unsigned q = 0; q < 4; q++)
+            xv[q] = _mm256_loadu_ps(x + j + 8 * q);
 #pragma GCC unroll 2
         for (unsigned r = 0; r < nr; r++)
-            lo[r][a] = hi[r][a] = _mm256_setzero_ps();
-    }
-    for (uint64_t j = 0; j < c16; j += HL__LANES) {
-        if (pf) /* 2 rows x 16 x 2 bytes: one line per iteration */
-            HL__PREFETCH(w + 2 * j * eb + HL__PF_DIST);
-        __m256 xl[2], xh[2];
-#pragma GCC unroll 2
-        for (unsigned a = 0; a < na; a++) {
-            xl[a] = _mm256_loadu_ps(xa[a] + j);
-            xh[a] = _mm256_loadu_ps(xa[a] + j + 8);
-        }
-#pragma GCC unroll 2
-        for (unsigned r = 0; r < nr; r++) {
-            __m256 wl = load8(t, w + r * rb + j * eb), wh = load8(t, w + r * rb + (j + 8) * eb);
-#pragma GCC unroll 2
-            for (unsigned a = 0; a < na; a++) {
-                lo[r][a] = _mm256_fmadd_ps(wl, xl[a], lo[r][a]);
-                hi[r][a] = _mm256_fmadd_ps(wh, xh[a], hi[r][a]);
-            }
-        }
+#pragma GCC unroll 4
+            for (unsigned q = 0; q < 4; q++)
+                acc[r][q] = _mm256_fmadd_ps(load8(t, w + r * rb + (j + 8 * q) * eb), xv[q],
+                                            acc[r][q]);
     }
 #pragma GCC unroll 2
     for (unsigned r = 0; r < nr; r++)
-#pragma GCC unroll 2
-        for (unsigned a = 0; a < na; a++)
-            y[a][yr + r] =
-                row_rest(t, w + r * rb, c16, cols, xa[a], reduce16_avx2(lo[r][a], hi[r][a]));
+        y[r] = row_rest(t, w + r * rb, c32, cols, x, reduce32_avx2(acc[r]));
 }
 
-HL__AVX2_TARGET HL__INLINE void multi_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
-                                           uint64_t cols, size_t n_act, const float *const *x,
-                                           float *const *y, uint64_t y_off)
+HL__AVX2_TARGET HL__INLINE void gemv_rows_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                               uint64_t cols, const float *x, float *y)
 {
-    /* prefetch (bf16/f16 only) in the first activation group: the others find the rows in
-     * cache */
     uint64_t rb = cols * elem_bytes(t), r = 0;
     const bool pf = t != HL_DTYPE_F32;
-    for (; r + 2 <= rows; r += 2) {
-        size_t a = 0;
-        for (; a + 2 <= n_act; a += 2)
-            block_avx2(t, w + r * rb, rb, cols, 2, 2, pf && a == 0, x + a, y + a, y_off + r);
-        if (a < n_act)
-            block_avx2(t, w + r * rb, rb, cols, 2, 1, pf && a == 0, x + a, y + a, y_off + r);
-    }
-    for (; r < rows; r++) {
-        size_t a = 0;
-        for (; a + 2 <= n_act; a += 2)
-            block_avx2(t, w + r * rb, rb, cols, 1, 2, false, x + a, y + a, y_off + r);
-        if (a < n_act)
-            block_avx2(t, w + r * rb, rb, cols, 1, 1, false, x + a, y + a, y_off + r);
-    }
+    for (; r + 2 <= rows; r += 2)
+        rows_avx2(t, w + r * rb, rb, cols, 2, pf, x, y + r);
+    for (; r < rows; r++)
+        rows_avx2(t, w + r * rb, rb, cols, 1, false, x, y + r);
 }
 
 /* One copy per dtype, so that the dtype test leaves the inner loop. */
+HL__AVX2_TARGET static void gemv_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
+                                      uint64_t cols, const float *x, float *y)
+{
+    if (t == HL_DTYPE_BF16)
+        gemv_rows_avx2(HL_DTYPE_BF16, w, rows, cols, x, y);
+    else if (t == HL_DTYPE_F16)
+        gemv_rows_avx2(HL_DTYPE_F16, w, rows, cols, x, y);
+    else
+        gemv_rows_avx2(HL_DTYPE_F32, w, rows, cols, x, y);
+}
+
+/* A batch on AVX2: each 2-row block once per activation (the first pass prefetches, the
+ * others find the rows in cache). */
 HL__AVX2_TARGET static void gemv_multi_avx2(hl_dtype_t t, const uint8_t *w, uint64_t rows,
                                             uint64_t cols, size_t n_act, const float *const *x,
                                             float *const *y, uint64_t y_off)
 {
-    if (t == HL_DTYPE_BF16)
-        multi_avx2(HL_DTYPE_BF16, w, rows, cols, n_act, x, y, y_off);
-    else if (t == HL_DTYPE_F16)
-        multi_avx2(HL_DTYPE_F16, w, rows, cols, n_act, x, y, y_off);
-    else
-        multi_avx2(HL_DTYPE_F32, w, rows, cols, n_act, x, y, y_off);
+    uint64_t rb = cols * elem_bytes(t), r = 0;
+    const bool pf = t != HL_DTYPE_F32;
+    for (; r + 2 <= rows; r += 2)
+        for (size_t a = 0; a < n_act; a++)
+            rows_avx2(t, w + r * rb, rb, cols, 2, pf && a == 0, x[a], y[a] + y_off + r);
+    for (; r < rows; r++)
+        for (size_t a = 0; a < n_act; a++)
+            rows_avx2(t, w + r * rb, rb, cols, 1, false, x[a], y[a] + y_off + r);
 }
 
-/* ---- AVX-512: a row's 16 lanes are one vector ---- */
+/* ---- AVX-512: a row's 32 lanes are two vectors (lanes 0-15, 16-31) ---- */
 
 HL__AVX512_TARGET static inline __m512 load16(hl_dtype_t t, const uint8_t *p)
 {
@@ -253,153 +204,135 @@ HL__AVX512_TARGET static inline __m512 load16(hl_dtype_t t, const uint8_t *p)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-HL__AVX512_TARGET static inline float reduce16_avx512(__m512 v)
+/* gemv.h's reduction of lanes 0-15 (lo) and 16-31 (hi). */
+HL__AVX512_TARGET static inline float reduce32_avx512(__m512 lo, __m512 hi)
 {
-    __m512 s8 = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e)); /* l + 8 */
-    __m512 s4 = _mm512_add_ps(s8, _mm512_shuffle_f32x4(s8, s8, 0xb1)); /* + 4 */
+    __m512 v = _mm512_add_ps(lo, hi);                                    /* l + 16 */
+    __m512 s8 = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));      /* + 8 */
+    __m512 s4 = _mm512_add_ps(s8, _mm512_shuffle_f32x4(s8, s8, 0xb1));   /* + 4 */
     __m128 q = _mm512_castps512_ps128(s4);
-    __m128 s2 = _mm_add_ps(q, _mm_movehl_ps(q, q));                     /* + 2 */
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));              /* + 1 */
+    __m128 s2 = _mm_add_ps(q, _mm_movehl_ps(q, q));                      /* + 2 */
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));               /* + 1 */
     return _mm_cvtss_f32(s1);
+}
+
+HL__AVX512_TARGET HL__INLINE void gemv_rows_avx512(hl_dtype_t t, const uint8_t *w,
+                                                   uint64_t rows, uint64_t cols,
+                                                   const float *x, float *y)
+{
+    uint64_t c32 = cols - cols % HL__GEMV_ORDER, eb = elem_bytes(t), rb = cols * eb, r = 0;
+    const bool pf = t != HL_DTYPE_F32;
+    for (; r + 4 <= rows; r += 4) { /* 4 rows x 2 halves: 8 independent chains */
+        const uint8_t *w0 = w + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+            if (pf) { /* 4 rows x 32 x 2 bytes: four lines per iteration */
+                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST);
+                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST + 64);
+                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST + 128);
+                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST + 192);
+            }
+            __m512 xl = _mm512_loadu_ps(x + j), xh = _mm512_loadu_ps(x + j + 16);
+            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), xl, a0);
+            b0 = _mm512_fmadd_ps(load16(t, w0 + (j + 16) * eb), xh, b0);
+            a1 = _mm512_fmadd_ps(load16(t, w1 + j * eb), xl, a1);
+            b1 = _mm512_fmadd_ps(load16(t, w1 + (j + 16) * eb), xh, b1);
+            a2 = _mm512_fmadd_ps(load16(t, w2 + j * eb), xl, a2);
+            b2 = _mm512_fmadd_ps(load16(t, w2 + (j + 16) * eb), xh, b2);
+            a3 = _mm512_fmadd_ps(load16(t, w3 + j * eb), xl, a3);
+            b3 = _mm512_fmadd_ps(load16(t, w3 + (j + 16) * eb), xh, b3);
+        }
+        y[r] = row_rest(t, w0, c32, cols, x, reduce32_avx512(a0, b0));
+        y[r + 1] = row_rest(t, w1, c32, cols, x, reduce32_avx512(a1, b1));
+        y[r + 2] = row_rest(t, w2, c32, cols, x, reduce32_avx512(a2, b2));
+        y[r + 3] = row_rest(t, w3, c32, cols, x, reduce32_avx512(a3, b3));
+    }
+    for (; r < rows; r++) {
+        const uint8_t *w0 = w + r * rb;
+        __m512 a0 = _mm512_setzero_ps(), b0 = a0;
+        for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), _mm512_loadu_ps(x + j), a0);
+            b0 = _mm512_fmadd_ps(load16(t, w0 + (j + 16) * eb), _mm512_loadu_ps(x + j + 16), b0);
+        }
+        y[r] = row_rest(t, w0, c32, cols, x, reduce32_avx512(a0, b0));
+    }
 }
 
 HL__AVX512_TARGET static void gemv_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rows,
                                           uint64_t cols, const float *x, float *y)
 {
-    uint64_t c16 = cols - cols % HL__LANES, eb = elem_bytes(t), rb = cols * eb, r = 0;
-    const bool pf = t != HL_DTYPE_F32;
-    for (; r + 4 <= rows; r += 4) {
-        const uint8_t *w0 = w + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (uint64_t j = 0; j < c16; j += HL__LANES) {
-            if (pf) {
-                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST);
-                HL__PREFETCH(w0 + 4 * j * eb + HL__PF_DIST + 64);
-            }
-            __m512 xv = _mm512_loadu_ps(x + j);
-            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), xv, a0);
-            a1 = _mm512_fmadd_ps(load16(t, w1 + j * eb), xv, a1);
-            a2 = _mm512_fmadd_ps(load16(t, w2 + j * eb), xv, a2);
-            a3 = _mm512_fmadd_ps(load16(t, w3 + j * eb), xv, a3);
-        }
-        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx512(a0));
-        y[r + 1] = row_rest(t, w1, c16, cols, x, reduce16_avx512(a1));
-        y[r + 2] = row_rest(t, w2, c16, cols, x, reduce16_avx512(a2));
-        y[r + 3] = row_rest(t, w3, c16, cols, x, reduce16_avx512(a3));
-    }
-    for (; r < rows; r++) {
-        const uint8_t *w0 = w + r * rb;
-        __m512 a0 = _mm512_setzero_ps();
-        for (uint64_t j = 0; j < c16; j += HL__LANES)
-            a0 = _mm512_fmadd_ps(load16(t, w0 + j * eb), _mm512_loadu_ps(x + j), a0);
-        y[r] = row_rest(t, w0, c16, cols, x, reduce16_avx512(a0));
-    }
+    if (t == HL_DTYPE_BF16)
+        gemv_rows_avx512(HL_DTYPE_BF16, w, rows, cols, x, y);
+    else if (t == HL_DTYPE_F16)
+        gemv_rows_avx512(HL_DTYPE_F16, w, rows, cols, x, y);
+    else
+        gemv_rows_avx512(HL_DTYPE_F32, w, rows, cols, x, y);
 }
 
 /*
- * A block of nr rows x na activations, up to 4 x 4: 16 accumulators, 4 x vectors and the
- * widened weights fit the 32 vector registers; each weight vector feeds na fused
- * multiply-adds and each x vector nr.
+ * A block of nr rows x na activations, nr x na <= 8: each (row, activation) has two
+ * accumulators (lanes 0-15, 16-31), so 16 accumulators, the x vectors and the widened
+ * weights fit the 32 vector registers; each weight vector feeds na fused multiply-adds and
+ * each x vector nr. nr and na are constants after inlining. Raw bf16/f16 blocks of 2 rows
+ * prefetch ahead (2 rows x 32 x 2 bytes: two lines per iteration).
  */
 HL__AVX512_TARGET HL__INLINE void block_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rb,
                                                uint64_t cols, unsigned nr, unsigned na,
                                                bool pf, const float *const *x,
                                                float *const *y, uint64_t yr)
 {
-    uint64_t eb = elem_bytes(t), c16 = cols - cols % HL__LANES;
-    __m512 acc[4][4];
+    uint64_t eb = elem_bytes(t), c32 = cols - cols % HL__GEMV_ORDER;
+    __m512 lo[2][4], hi[2][4];
     const float *xa[4];
 #pragma GCC unroll 4
     for (unsigned a = 0; a < na; a++) {
         xa[a] = x[a];
-#pragma GCC unroll 4
+#pragma GCC unroll 2
         for (unsigned r = 0; r < nr; r++)
-            acc[r][a] = _mm512_setzero_ps();
+            lo[r][a] = hi[r][a] = _mm512_setzero_ps();
     }
-    for (uint64_t j = 0; j < c16; j += HL__LANES) {
-        if (pf) { /* nr == 4 rows x 16 x 2 bytes: two lines per iteration */
+    for (uint64_t j = 0; j < c32; j += HL__GEMV_ORDER) {
+        if (pf) {
             HL__PREFETCH(w + nr * j * eb + HL__PF_DIST);
             HL__PREFETCH(w + nr * j * eb + HL__PF_DIST + 64);
         }
-        __m512 xv[4];
-#pragma GCC unroll 4
-        for (unsigned a = 0; a < na; a++)
-            xv[a] = _mm512_loadu_ps(xa[a] + j);
-#pragma GCC unroll 4
+        __m512 wl[2], wh[2];
+#pragma GCC unroll 2
         for (unsigned r = 0; r < nr; r++) {
-            __m512 wv = load16(t, w + r * rb + j * eb);
+            wl[r] = load16(t, w + r * rb + j * eb);
+            wh[r] = load16(t, w + r * rb + (j + 16) * eb);
+        }
 #pragma GCC unroll 4
-            for (unsigned a = 0; a < na; a++)
-                acc[r][a] = _mm512_fmadd_ps(wv, xv[a], acc[r][a]);
+        for (unsigned a = 0; a < na; a++) {
+            __m512 xl = _mm512_loadu_ps(xa[a] + j), xh = _mm512_loadu_ps(xa[a] + j + 16);
+#pragma GCC unroll 2
+            for (unsigned r = 0; r < nr; r++) {
+                lo[r][a] = _mm512_fmadd_ps(wl[r], xl, lo[r][a]);
+                hi[r][a] = _mm512_fmadd_ps(wh[r], xh, hi[r][a]);
+            }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (unsigned r = 0; r < nr; r++)
 #pragma GCC unroll 4
         for (unsigned a = 0; a < na; a++)
-            y[a][yr + r] = row_rest(t, w + r * rb, c16, cols, xa[a], reduce16_avx512(acc[r][a]));
+            y[a][yr + r] = row_rest(t, w + r * rb, c32, cols, xa[a],
+                                    reduce32_avx512(lo[r][a], hi[r][a]));
 }
 
-/*
- * The 4 x 4 block (the one that carries a batch) spelled out with named accumulators: GCC 12
- * kept the array version of block_avx512 at 12 registers and spilled the other 4
- * accumulators to the stack inside the loop (a load and a store per multiply-add of the last
- * row). Same sums in the same order as block_avx512 with nr = na = 4.
- */
-#define HL__ROW4(r, wv)                                                                          \
-    do {                                                                                       \
-        __m512 wv = load16(t, w + (r) * rb + j * eb);                                          \
-        c##r##0 = _mm512_fmadd_ps(wv, x0, c##r##0);                                            \
-        c##r##1 = _mm512_fmadd_ps(wv, x1, c##r##1);                                            \
-        c##r##2 = _mm512_fmadd_ps(wv, x2, c##r##2);                                            \
-        c##r##3 = _mm512_fmadd_ps(wv, x3, c##r##3);                                            \
-    } while (0)
-
-HL__AVX512_TARGET HL__INLINE void block44_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rb,
-                                                 uint64_t cols, bool pf, const float *const *x,
-                                                 float *const *y, uint64_t yr)
-{
-    uint64_t eb = elem_bytes(t), c16 = cols - cols % HL__LANES;
-    const float *xa[4] = {x[0], x[1], x[2], x[3]};
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00,
-           c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00,
-           c31 = c00, c32 = c00, c33 = c00;
-    for (uint64_t j = 0; j < c16; j += HL__LANES) {
-        if (pf) {
-            HL__PREFETCH(w + 4 * j * eb + HL__PF_DIST);
-            HL__PREFETCH(w + 4 * j * eb + HL__PF_DIST + 64);
-        }
-        __m512 x0 = _mm512_loadu_ps(xa[0] + j), x1 = _mm512_loadu_ps(xa[1] + j),
-               x2 = _mm512_loadu_ps(xa[2] + j), x3 = _mm512_loadu_ps(xa[3] + j);
-        HL__ROW4(0, w0);
-        HL__ROW4(1, w1);
-        HL__ROW4(2, w2);
-        HL__ROW4(3, w3);
-    }
-    const __m512 acc[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13},
-                              {c20, c21, c22, c23}, {c30, c31, c32, c33}};
-    for (unsigned r = 0; r < 4; r++)
-        for (unsigned a = 0; a < 4; a++)
-            y[a][yr + r] = row_rest(t, w + r * rb, c16, cols, xa[a], reduce16_avx512(acc[r][a]));
-}
-#undef HL__ROW4
-
-/* The activations of one row block: groups of 4, then a block of the 1-3 left. Weights are
- * prefetched (bf16/f16 4-row blocks) in the first group only: the others find the rows in
- * cache. */
+/* The activations of one block of nr (1 or 2) rows: groups of 4, then a block of the 1-3
+ * left. Weights are prefetched (bf16/f16 2-row blocks) in the first group only: the others
+ * find the rows in cache. */
 HL__AVX512_TARGET HL__INLINE void acts_avx512(hl_dtype_t t, const uint8_t *w, uint64_t rb,
                                               uint64_t cols, unsigned nr, size_t n_act,
                                               const float *const *x, float *const *y,
                                               uint64_t yr)
 {
-    const bool pf = t != HL_DTYPE_F32 && nr == 4;
+    const bool pf = t != HL_DTYPE_F32 && nr == 2;
     size_t a = 0;
-    for (; a + 4 <= n_act; a += 4) {
-        if (nr == 4)
-            block44_avx512(t, w, rb, cols, pf && a == 0, x + a, y + a, yr);
-        else
-            block_avx512(t, w, rb, cols, nr, 4, pf && a == 0, x + a, y + a, yr);
-    }
+    for (; a + 4 <= n_act; a += 4)
+        block_avx512(t, w, rb, cols, nr, 4, pf && a == 0, x + a, y + a, yr);
     switch (n_act - a) {
     case 3:
         block_avx512(t, w, rb, cols, nr, 3, pf && a == 0, x + a, y + a, yr);
@@ -421,8 +354,8 @@ HL__AVX512_TARGET HL__INLINE void multi_avx512(hl_dtype_t t, const uint8_t *w, u
                                                uint64_t y_off)
 {
     uint64_t rb = cols * elem_bytes(t), r = 0;
-    for (; r + 4 <= rows; r += 4)
-        acts_avx512(t, w + r * rb, rb, cols, 4, n_act, x, y, y_off + r);
+    for (; r + 2 <= rows; r += 2)
+        acts_avx512(t, w + r * rb, rb, cols, 2, n_act, x, y, y_off + r);
     for (; r < rows; r++)
         acts_avx512(t, w + r * rb, rb, cols, 1, n_act, x, y, y_off + r);
 }

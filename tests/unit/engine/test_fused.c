@@ -3,7 +3,7 @@
  * multiply of a Huffman tile gives the same bits as hl__gemv on the tile's source bf16/fp16
  * weights, for every activation of a batch (so batch == single and compressed == raw), for
  * shapes that exercise the row blocks, the leftover rows, one row, the columns past the last
- * group of 16 and batches that are not a multiple of the activation block. The tiles go
+ * group of 32 and batches that are not a multiple of the activation block. The tiles go
  * through the real encoder (both Huffman layouts, HUF and HUF_LANES) and
  * hl_tile_decode_split, so the layout the kernel assumes is the codec's.
  */
@@ -110,7 +110,8 @@ static void test_paths_match_gemv(void **state)
     static const hl_dtype_t types[] = {HL_DTYPE_BF16, HL_DTYPE_F16};
     static const uint64_t shapes[][2] = {{1, 1},   {1, 16},  {3, 15},   {4, 16},
                                          {5, 17},  {9, 64},  {7, 100},  {12, 288},
-                                         {13, 31}, {2, 172}, {8, 1000}, {6, 1280}};
+                                         {13, 31}, {2, 172}, {8, 1000}, {6, 1280},
+                                         {3, 32},  {5, 48},  {7, 33}};
     static const size_t batches[] = {1, 2, 3, 4, 5, 8, MAX_ACT};
     uint64_t seed = 11;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {

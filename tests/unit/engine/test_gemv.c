@@ -2,8 +2,8 @@
  * gemv.c: every path (C, AVX2, AVX-512; clamped to this CPU) and every dtype give the same
  * bits as the documented summation order computed here one element at a time, and bf16/f16
  * weights give the same bits as their exact fp32 widening (what makes raw and compressed
- * engines agree), for shapes that exercise the 4-row blocks, the leftover rows and the
- * columns past the last group of 16; hl__gemv_multi gives every activation exactly the bits
+ * engines agree), for shapes that exercise the row blocks, the leftover rows and the
+ * columns past the last group of 32; hl__gemv_multi gives every activation exactly the bits
  * of hl__gemv on it alone, for every path, dtype, block remainder (rows and activations) and
  * output offset.
  */
@@ -27,15 +27,15 @@ static uint64_t next(uint64_t *s)
 /* The order gemv.h documents, written plainly. */
 static float reference_row(const float *w, const float *x, uint64_t cols)
 {
-    float acc[16] = {0};
-    uint64_t c16 = cols - cols % 16;
-    for (uint64_t j = 0; j < c16; j++)
-        acc[j % 16] = fmaf(w[j], x[j], acc[j % 16]);
-    for (unsigned k = 8; k; k /= 2)
+    float acc[32] = {0};
+    uint64_t c32 = cols - cols % 32;
+    for (uint64_t j = 0; j < c32; j++)
+        acc[j % 32] = fmaf(w[j], x[j], acc[j % 32]);
+    for (unsigned k = 16; k; k /= 2)
         for (unsigned l = 0; l < k; l++)
             acc[l] += acc[l + k];
     float s = acc[0];
-    for (uint64_t j = c16; j < cols; j++)
+    for (uint64_t j = c32; j < cols; j++)
         s = fmaf(w[j], x[j], s);
     return s;
 }
@@ -44,8 +44,9 @@ static void test_paths_and_dtypes(void **state)
 {
     (void)state;
     static const hl_dtype_t types[] = {HL_DTYPE_F32, HL_DTYPE_BF16, HL_DTYPE_F16};
-    static const uint64_t shapes[][2] = {{1, 1},  {3, 15},  {4, 16},  {5, 17},
-                                         {9, 64}, {7, 100}, {13, 288}, {8, 1000}};
+    static const uint64_t shapes[][2] = {{1, 1},   {3, 15},  {4, 16},   {5, 17},   {2, 31},
+                                         {3, 32},  {6, 48},  {9, 64},   {7, 100},  {13, 288},
+                                         {8, 1000}, {5, 63}};
     uint64_t seed = 3;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         uint64_t rows = shapes[si][0], cols = shapes[si][1];
