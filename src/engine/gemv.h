@@ -15,7 +15,8 @@
  * multiply-adds, and where one row is computed at a time -- the compressed route that
  * decodes a tile and multiplies it in the same pass (codec/tile_dot.c), whose steps are 64
  * consecutive weights of one row -- a single 16-lane chain waited on the multiply-add's
- * latency: two chains made that route 7-25% faster (measured, one thread, 0.5B bf16 model).
+ * latency: two chains made that route 8-12% faster over a 0.5B bf16 model (10-15% on a
+ * cache-resident matrix; one thread, measured side by side).
  * src/codec/tile_dot.c follows this order too.
  *
  * Memory: bf16/f16 weights are taken to stream from memory (raw mode) and are prefetched
