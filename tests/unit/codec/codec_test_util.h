@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "huffllm/codec.h"
@@ -54,6 +55,27 @@ static inline void tu_fill_weights(hl_dtype_t t, uint64_t *s, uint8_t *dst, uint
             dst[i] = (uint8_t)tu_rand(s);
         }
     }
+}
+
+/* A codec of layout `codec` (HUF or HUF_LANES) for these source bytes, codes limited to
+ * max_bits, or NULL when max_bits cannot code their symbols; the caller frees it. Uses
+ * cmocka's asserts (include cmocka.h first). */
+static inline hl_tensor_codec_t *tu_make_codec(hl_dtype_t t, const uint8_t *src, uint64_t n,
+                                               hl_codec_t codec, unsigned max_bits)
+{
+    uint64_t hist[HL_HUF_SYMBOLS] = {0};
+    assert_int_equal(hl_codec_histogram(t, src, n, hist), 0);
+    if (n == 0)
+        hist[0] = 1;
+    hl_huf_lengths_t l;
+    uint8_t table[HL_HUF_TABLE_BYTES];
+    if (hl_huf_build_lengths(hist, max_bits, &l))
+        return NULL;
+    hl_huf_lengths_write(&l, table);
+    hl_tensor_codec_t *tc = malloc(sizeof *tc);
+    assert_non_null(tc);
+    assert_int_equal(hl_tensor_codec_load(tc, t, codec, 4, table), 0);
+    return tc;
 }
 
 #endif

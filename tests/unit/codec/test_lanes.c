@@ -20,25 +20,6 @@
 static const hl__decode_path_t k_paths[] = {HL__PATH_C, HL__PATH_AVX2, HL__PATH_AVX512};
 #define N_PATHS 3
 
-/* A codec of layout `codec` for these source bytes with codes limited to max_bits. */
-static hl_tensor_codec_t *make_codec(hl_dtype_t t, const uint8_t *src, uint64_t n,
-                                     hl_codec_t codec, unsigned max_bits)
-{
-    uint64_t hist[HL_HUF_SYMBOLS] = {0};
-    assert_int_equal(hl_codec_histogram(t, src, n, hist), 0);
-    if (n == 0)
-        hist[0] = 1;
-    hl_huf_lengths_t l;
-    uint8_t table[HL_HUF_TABLE_BYTES];
-    if (hl_huf_build_lengths(hist, max_bits, &l))
-        return NULL; /* more symbols than max_bits can code */
-    hl_huf_lengths_write(&l, table);
-    hl_tensor_codec_t *tc = malloc(sizeof *tc);
-    assert_non_null(tc);
-    assert_int_equal(hl_tensor_codec_load(tc, t, codec, 4, table), 0);
-    return tc;
-}
-
 /* Encodes; decodes to fp32 on every path, to bytes and split; compares with the source.
  * @return the payload length. */
 static uint64_t roundtrip(const hl_tensor_codec_t *tc, const uint8_t *src, uint64_t n,
@@ -112,7 +93,7 @@ static void test_roundtrip_sizes_and_limits(void **state)
             for (size_t li = 0; li < sizeof limits / sizeof *limits; li++) {
                 if (n > 5000 && limits[li] != 8 && limits[li] != 12)
                     continue;
-                hl_tensor_codec_t *tc = make_codec(t, src, n, HL_CODEC_HUF_LANES, limits[li]);
+                hl_tensor_codec_t *tc = tu_make_codec(t, src, n, HL_CODEC_HUF_LANES, limits[li]);
                 if (!tc)
                     continue;
                 roundtrip(tc, src, n, "weights");
@@ -140,7 +121,7 @@ static void test_small_alphabets(void **state)
             src[2 * i] = (uint8_t)b;
             src[2 * i + 1] = (uint8_t)(b >> 8);
         }
-        hl_tensor_codec_t *tc = make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 12);
+        hl_tensor_codec_t *tc = tu_make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 12);
         assert_true(tc->dtable.max_len <= k);
         roundtrip(tc, src, n, "small alphabet");
         free(tc);
@@ -160,7 +141,7 @@ static void test_single_symbol(void **state)
         src[2 * i] = (uint8_t)b;
         src[2 * i + 1] = (uint8_t)(b >> 8);
     }
-    hl_tensor_codec_t *tc = make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 8);
+    hl_tensor_codec_t *tc = tu_make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 8);
     assert_int_equal(tc->dtable.single_symbol, 1);
     assert_int_equal(roundtrip(tc, src, n, "single symbol"), n);
     /* an odd byte where the words would be: refused */
@@ -187,7 +168,7 @@ static void test_split_both_layouts(void **state)
     tu_fill_weights(HL_DTYPE_BF16, &seed, src, n);
     static const hl_codec_t codecs[] = {HL_CODEC_HUF, HL_CODEC_HUF_LANES};
     for (int c = 0; c < 2; c++) {
-        hl_tensor_codec_t *tc = make_codec(HL_DTYPE_BF16, src, n, codecs[c], 8);
+        hl_tensor_codec_t *tc = tu_make_codec(HL_DTYPE_BF16, src, n, codecs[c], 8);
         roundtrip(tc, src, n, "split");
         free(tc);
     }
@@ -249,7 +230,7 @@ static void test_encode_capacity(void **state)
     uint8_t *src = malloc(2 * n);
     assert_non_null(src);
     tu_fill_weights(HL_DTYPE_BF16, &seed, src, n);
-    hl_tensor_codec_t *tc = make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 8);
+    hl_tensor_codec_t *tc = tu_make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, 8);
     uint8_t *full = malloc(hl_tile_bound(tc, n));
     assert_non_null(full);
     assert_int_equal(hl_tile_encode(tc, src, n, full, hl_tile_bound(tc, n), &len), 0);
@@ -300,7 +281,7 @@ static void test_damaged_payloads(void **state)
     assert_non_null(src);
     tu_fill_weights(HL_DTYPE_BF16, &seed, src, n);
     for (unsigned bits = 7; bits <= 12; bits += 5) {
-        hl_tensor_codec_t *tc = make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, bits);
+        hl_tensor_codec_t *tc = tu_make_codec(HL_DTYPE_BF16, src, n, HL_CODEC_HUF_LANES, bits);
         uint64_t bound = hl_tile_bound(tc, n);
         uint8_t *payload = malloc(bound + 2);
         assert_non_null(payload);
