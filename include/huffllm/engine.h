@@ -45,6 +45,10 @@ void hl_model_free(hl_model_t *m);
 const hl_hparams_t *hl_model_hparams(const hl_model_t *m);
 const hl_tokenizer_t *hl_model_tokenizer(const hl_model_t *m);
 const hl_hlm_t *hl_model_file(const hl_model_t *m);
+/* The payload bytes of tile `tile` of tensor t (a tensor of hl_model_file(m)) that the engine
+ * decodes: its copy in memory for the matrices it keeps compressed there, else the file's
+ * mapping (for re-verifying a loaded model). */
+const uint8_t *hl_model_tile_data(const hl_model_t *m, const hl_tensor_t *t, uint32_t tile);
 /* The chat template text from the source model, or NULL. */
 const char *hl_model_chat_template(const hl_model_t *m);
 /* Bytes the weights take in memory as loaded (compressed tiles, or raw in raw mode), and

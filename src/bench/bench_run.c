@@ -444,8 +444,9 @@ static void print_tables(const row_t *rows, size_t n_rows, const hl__bench_rates
            "cores to itself; for threads > 1 optimistic by the time workers wait at "
            "barriers); limits from the rates above (tokens/s): uncompressed = batch x read "
            "bandwidth / bytes per step; compressed = the lower of the same over the payload "
-           "and the decode-rate ceiling (batch x threads x decode rate / weights per step, the "
-           "multiply not counted), which one binds; gemv = threads x fp32 gemv rate / weights "
+           "and the decode-rate ceiling (batch x threads x decode rate / weights per step; the "
+           "decode rate of the engine's batch-1 route: decode and product in one pass where it "
+           "takes that route, else decode into the hot buffer), which one binds; gemv = threads x fp32 gemv rate / weights "
            "per step (a bound for each sequence of the batch); reach = uncompressed / its "
            "limit; dec ceil = the decode-rate ceiling alone; r.ceil = compressed limit / "
            "uncompressed limit, the best ratio these rates allow:\n");

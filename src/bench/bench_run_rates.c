@@ -3,15 +3,18 @@
  * on the same model (see bench_run.h):
  *   - read bandwidth: threads sum disjoint slices of a large buffer (default 1 GiB, far
  *     beyond any cache), as a batch-1 step streams the weights once;
- *   - decode: every tile of the model's largest Huffman-coded matrices decoded into a
- *     per-thread fp32 buffer (the hot buffer of the engine), payloads read from the mapping;
+ *   - decode: every tile of the model's largest Huffman-coded matrices decoded as the
+ *     engine's batch-1 step does it -- decoded and multiplied by one activation in one pass
+ *     where the engine takes that route (hl_tile_dot_supported), else decoded into a
+ *     per-thread fp32 buffer (the hot buffer of the engine) -- from a copy of the payloads in
+ *     memory, as the engine keeps them (model.c's weight arena);
  *   - raw: the uncompressed path's work on the same tiles' source bytes in RAM: gemv.c's
  *     product straight from bf16/f16/f32 bytes (what the engine runs in raw mode), or
  *     widening to fp32 for other dtypes;
  *   - gemv: gemv.c's fp32 product on one decoded tile that stays in cache (the multiply
  *     each tile gets after its decode, without the decode).
- * The read buffer and the source bytes are in memory advised for transparent huge pages,
- * as the engine's raw weights are (model.c), so both sides see the same page size.
+ * The read buffer, the payloads and the source bytes are in memory advised for transparent
+ * huge pages, as the engine's weights are (model.c), so both sides see the same page size.
  * Threads split each pass as the engine's workers do (thread k takes every n-th tile). Time
  * is per-thread CPU time by default (a machine shared with other jobs does not stretch it),
  * or wall time; a rate "per thread" is the work of all threads / n / mean thread time.
@@ -42,6 +45,8 @@ typedef struct {
     uint32_t tile;
     uint64_t n;         /* weights */
     const uint8_t *src; /* source bytes of the tile */
+    const uint8_t *pay; /* its payload (a copy in r->pays) */
+    uint64_t len;       /* payload bytes */
 } rtile_t;
 
 struct hl__bench_rater_s {
@@ -50,6 +55,7 @@ struct hl__bench_rater_s {
     size_t n_tiles, n_tensors;
     uint64_t weights, payload, max_tile, max_cols;
     uint8_t *src;        /* source bytes of the chosen tensors */
+    uint8_t *pays;       /* their tiles' payloads */
     float *raw_x;        /* max_cols floats: the activation of the raw pass */
     uint64_t *words;     /* read-bandwidth buffer */
     size_t n_words;
@@ -138,7 +144,14 @@ static void job_decode(hl__bench_rater_t *r, unsigned k, unsigned n)
 {
     for (size_t i = k; i < r->n_tiles; i += n) {
         const rtile_t *t = &r->tiles[i];
-        if (hl_hlm_decode_tile_f32(r->h, t->t, t->tile, r->buf[k]))
+        uint64_t cols = t->t->cols;
+        const float *x = r->raw_x;
+        float *y = r->buf[k];
+        int rc = hl_tile_dot_supported(&t->t->codec, cols, 1)
+                     ? hl_tile_decode_dot(&t->t->codec, t->pay, t->len, t->n / cols, cols, 1,
+                                          &x, &y, 0)
+                     : hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[k]);
+        if (rc)
             r->error = 1;
     }
 }
@@ -256,18 +269,21 @@ static void *huge_alloc(uint64_t bytes)
 /* Decodes the source bytes of the chosen tensors and lists their tiles. */
 static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *err)
 {
-    uint64_t src_bytes = 0, n_tiles = 0;
+    uint64_t src_bytes = 0, pay_bytes = 0, n_tiles = 0;
     for (size_t i = 0; i < r->n_tensors; i++) {
-        if (!hl_add_ok(src_bytes, ts[i]->raw_bytes, &src_bytes) || src_bytes > SIZE_MAX)
+        if (!hl_add_ok(src_bytes, ts[i]->raw_bytes, &src_bytes) || src_bytes > SIZE_MAX ||
+            !hl_add_ok(pay_bytes, ts[i]->stored_bytes, &pay_bytes) || pay_bytes > SIZE_MAX)
             return hl_error_set(err, HL_EOVERFLOW, "bench run: tensors too large");
         n_tiles += ts[i]->n_tiles;
     }
     r->src = huge_alloc(src_bytes ? src_bytes : 1);
+    r->pays = huge_alloc(pay_bytes ? pay_bytes : 1);
     r->tiles = calloc(n_tiles, sizeof *r->tiles);
-    if (!r->src || !r->tiles)
+    if (!r->src || !r->pays || !r->tiles)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for %" PRIu64
-                            " bytes of source weights", src_bytes);
-    uint8_t *p = r->src;
+                            " bytes of source weights and %" PRIu64 " of payloads",
+                            src_bytes, pay_bytes);
+    uint8_t *p = r->src, *q = r->pays;
     for (size_t i = 0; i < r->n_tensors; i++) {
         const hl_tensor_t *t = ts[i];
         uint64_t row_bytes = t->raw_bytes / t->rows;
@@ -283,7 +299,13 @@ static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *
             if (rc)
                 return hl_error_set(err, rc, "bench run: tensor \"%s\" tile %u: %s", t->name, k,
                                     hl_strerror(rc));
-            r->tiles[r->n_tiles++] = (rtile_t){t, k, nrows * t->cols, src};
+            uint64_t len = t->tiles[k].length;
+            if (len > pay_bytes - (uint64_t)(q - r->pays))
+                return hl_error_set(err, HL_EFORMAT, "bench run: tensor \"%s\": tiles "
+                                    "longer than its stored bytes", t->name);
+            memcpy(q, hl_hlm_tile_data(r->h, t, k), (size_t)len);
+            r->tiles[r->n_tiles++] = (rtile_t){t, k, nrows * t->cols, src, q, len};
+            q += len;
             r->max_tile = HL_MAX(r->max_tile, nrows * t->cols);
             r->max_cols = HL_MAX(r->max_cols, t->cols);
             r->payload += t->tiles[k].length;
@@ -303,7 +325,7 @@ static int check_tiles(hl__bench_rater_t *r, hl_error_t *err)
     int rc = 0;
     for (size_t i = 0; i < r->n_tiles && !rc; i++) {
         const rtile_t *t = &r->tiles[i];
-        if ((rc = hl_hlm_decode_tile_f32(r->h, t->t, t->tile, r->buf[0])) ||
+        if ((rc = hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[0])) ||
             (rc = hl_widen_f32(t->t->dtype, t->src, t->n, ref)))
             hl_error_set(err, rc, "bench run: tensor \"%s\" tile %u: %s", t->t->name, t->tile,
                          hl_strerror(rc));
@@ -407,6 +429,7 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
     free(r->words);
     free(r->tiles);
     free(r->src);
+    free(r->pays);
     free(r);
 }
 

@@ -236,7 +236,7 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
             /* bf16 lanes tiles: each step's 64 weights go from the decoder's registers
              * straight into the multiply-adds (codec/tile_dot.c) */
             const hl_tile_entry_t *te = &W->t->tiles[tile];
-            const uint8_t *payload = hl_hlm_tile_data(W->h, W->t, tile);
+            const uint8_t *payload = hl__weight_tile_data(W, tile);
             uint64_t t0 = now_ns(); /* (no prefetch_payload: measured to slow this route) */
             int rc = hl_tile_decode_dot(&W->t->codec, payload, te->length, nrows, W->cols,
                                         job->n_act, mv->x, mv->y, row0);
@@ -248,7 +248,7 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
         }
         if (!W->raw && job->e->fused && hl__fused_supports(&W->t->codec)) {
             const hl_tile_entry_t *te = &W->t->tiles[tile];
-            const uint8_t *payload = hl_hlm_tile_data(W->h, W->t, tile);
+            const uint8_t *payload = hl__weight_tile_data(W, tile);
             uint8_t *sym = (uint8_t *)w->hot; /* nrows * cols bytes: a quarter of the buffer */
             const uint8_t *verb;
             uint64_t t0 = now_ns();

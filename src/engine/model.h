@@ -2,7 +2,8 @@
  * The loaded model and per-sequence state (internal to engine/).
  *
  * A weight matrix W (rows = out, cols = in; y = W x) is used tile by tile. In the normal
- * mode a tile is Huffman-decoded from the mmapped .hlm into a worker's hot buffer; in raw
+ * mode a tile is Huffman-decoded from the model's copy of the compressed payloads (model.c:
+ * "the weight arena") into a worker's hot buffer, or multiplied as it is decoded; in raw
  * mode the whole matrix was decoded once at load into its source dtype bytes (bf16 stays
  * bf16, q8_0 stays q8_0) and a tile is widened from those bytes into the same hot buffer.
  * Both then run the same multiply on the same fp32 values, so their results are identical.
@@ -18,7 +19,15 @@ typedef struct {
     uint64_t rows, cols;
     uint64_t row_bytes; /* source dtype bytes per row */
     uint8_t *raw;       /* raw mode: rows * row_bytes source bytes (in the model's arena) */
+    /* compressed mode: the tensor's tile payloads, copied into the model's arena (the file's
+     * bytes from payload_from, its first tile's offset, to its last tile's end); NULL reads
+     * them from the file's mapping (HL_WEIGHTS=mmap) */
+    const uint8_t *payload;
+    uint64_t payload_from;
 } hl__weight_t;
+
+/* The payload of tile `tile` of a compressed w: in the arena copy, or the file's mapping. */
+const uint8_t *hl__weight_tile_data(const hl__weight_t *w, uint32_t tile);
 
 /*
  * Fills dst (nrows * cols floats) with tile `tile` of w and reports the bytes it read
@@ -53,8 +62,9 @@ struct hl_model_s {
     uint64_t max_tile_elems;    /* largest tile of any matrix: the hot buffer's floor */
     uint64_t weight_bytes, raw_bytes, n_params;
     bool raw;
-    /* raw mode: one anonymous mapping holding every matrix, in the order the forward pass
-     * reads them, backed by transparent huge pages where the kernel allows (model.c) */
+    /* one anonymous mapping holding every matrix (raw bytes, or compressed payloads), in the
+     * order the forward pass reads them, backed by transparent huge pages where the kernel
+     * allows (model.c); NULL when compressed payloads are read from the file's mapping */
     uint8_t *arena;
     size_t arena_len, arena_used;
 };

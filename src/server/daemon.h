@@ -280,7 +280,7 @@ typedef struct {
     atomic_bool cancel;        /* read by the thread between tiles */
     /* the job, under mu: set by the loop (pending), result by the thread (done) */
     hl_entry_t *entry;         /* loop's handle; the thread uses the copies below only */
-    const hl_hlm_t *hlm;
+    const hl_model_t *model;
     char *path;
     uint8_t digest[HL_SHA256_LEN];
     bool pending, done;

@@ -1,9 +1,10 @@
 /*
- * Periodic re-verification of loaded models (`verify_interval`): the daemon serves tiles
- * straight from its shared mapping of each .hlm, so damage to the file on disk after the
- * load (a failing disk, a stray write) reaches the weights the engine decodes. Every
- * verify_interval each loaded model's tile CRC32Cs are recomputed over that mapping, then the
- * file is reopened with its trailer SHA-256 checked.
+ * Periodic re-verification of loaded models (`verify_interval`): the engine decodes tiles from
+ * its copy of the payloads in memory (the file's shared mapping for an embedding it only
+ * looks rows up in; src/engine/model.c), and the file on disk is what a reload reads. Every
+ * verify_interval each loaded model's tile CRC32Cs are recomputed over the bytes the engine
+ * decodes (hl_model_tile_data: memory damaged after the load), then the file is reopened
+ * with its trailer SHA-256 checked (damage on disk: a failing disk, a stray write).
  *
  * One thread, started on first use, checks one model at a time at SCHED_IDLE priority (it
  * only gets CPU time nobody else wants), so requests are not slowed; the loop hands it a job
@@ -28,11 +29,13 @@
 
 #include "server/daemon.h"
 
-/* Checks the tiles of h against their stored CRC32C, then the file at path (reopened) against
- * its trailer digest. @return 0, HL_ECANCELED, or the error naming what is damaged. */
-static int hl__verify_model(hl_verifier_t *v, const hl_hlm_t *h, const char *path,
+/* Checks the tiles the engine decodes for model m against their stored CRC32C, then the file
+ * at path (reopened) against its trailer digest.
+ * @return 0, HL_ECANCELED, or the error naming what is damaged. */
+static int hl__verify_model(hl_verifier_t *v, const hl_model_t *m, const char *path,
                             const uint8_t *digest, bool *replaced, hl_error_t *err)
 {
+    const hl_hlm_t *h = hl_model_file(m);
     *replaced = false;
     for (size_t i = 0; i < hl_hlm_n_tensors(h); i++) {
         const hl_tensor_t *t = hl_hlm_tensor(h, i);
@@ -40,7 +43,7 @@ static int hl__verify_model(hl_verifier_t *v, const hl_hlm_t *h, const char *pat
             if (atomic_load(&v->cancel))
                 return hl_error_set(err, HL_ECANCELED, "verification cancelled");
             const hl_tile_entry_t *e = &t->tiles[j];
-            uint32_t c = hl_crc32c(0, hl_hlm_tile_data(h, t, j), e->length);
+            uint32_t c = hl_crc32c(0, hl_model_tile_data(m, t, j), e->length);
             if (c != e->crc32c)
                 return hl_error_set(err, HL_ECHECKSUM,
                                     "tensor '%s' tile %u of %u: CRC32C mismatch (stored %08x, "
@@ -50,10 +53,11 @@ static int hl__verify_model(hl_verifier_t *v, const hl_hlm_t *h, const char *pat
     }
     if (atomic_load(&v->cancel))
         return hl_error_set(err, HL_ECANCELED, "verification cancelled");
-    /* The trailer digest covers the rest (header, directory, metadata, verbatim bytes): the
-     * file is opened again, which also re-parses and checks all of it. */
+    /* The file is opened again, which re-parses and checks all of it: every tile's CRC32C on
+     * disk (naming a damaged tile) and the trailer digest (the rest: header, directory,
+     * metadata). Its mapping is closed at once, so its pages do not stay resident. */
     hl_hlm_t *again = NULL;
-    int rc = hl_hlm_open(path, HL_HLM_VERIFY_DIGEST, &again, err);
+    int rc = hl_hlm_open(path, HL_HLM_VERIFY_TILES | HL_HLM_VERIFY_DIGEST, &again, err);
     if (rc != 0)
         return rc;
     *replaced = memcmp(hl_hlm_digest(again), digest, HL_SHA256_LEN) != 0;
@@ -74,7 +78,7 @@ static void *hl__verify_main(void *arg)
             pthread_cond_wait(&v->cv, &v->mu);
         if (v->stop)
             break;
-        const hl_hlm_t *h = v->hlm;
+        const hl_model_t *m = v->model;
         const char *path = v->path;
         uint8_t digest[HL_SHA256_LEN];
         memcpy(digest, v->digest, sizeof digest);
@@ -84,7 +88,7 @@ static void *hl__verify_main(void *arg)
         hl_error_clear(&err);
         bool replaced = false;
         double t0 = hl_now();
-        int rc = hl__verify_model(v, h, path, digest, &replaced, &err);
+        int rc = hl__verify_model(v, m, path, digest, &replaced, &err);
 
         pthread_mutex_lock(&v->mu);
         v->rc = rc;
@@ -236,7 +240,7 @@ static void hl__verify_submit(hl_daemon_t *d)
     }
     free(v->path);
     v->path = path;
-    v->hlm = h;
+    v->model = due->model;
     memcpy(v->digest, hl_hlm_digest(h), HL_SHA256_LEN);
     v->entry = due;
     atomic_store(&v->cancel, false);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """huffllmd periodic re-verification (verify_interval): a model damaged on disk while loaded
-(one byte of a tile payload flipped through a separate file descriptor: the daemon's shared
-mapping sees it) is found by the next verification, marked out of service (503 naming the
+(one byte of a tile payload flipped through a separate file descriptor; the engine decodes its
+own copy of the payloads, the verification checks that copy and the file) is found by the next
+verification, marked out of service (503 naming the
 model, tensor and tile; /metrics counts it; the log says so; running requests are not served
 from it), and SIGHUP after repairing the file brings it back. Damage outside the tiles (the
 trailer) is caught by the digest check. Bounded: 60 s."""

@@ -1,6 +1,7 @@
 /*
  * Engine invariants on real models (compressed into temporary .hlm files):
  * batch == single, prefill == token by token, compressed == raw, 1 thread == 3 threads,
+ * payloads copied into memory == read from the file's mapping,
  * all bit for bit; seeded sampling reproduces; bad calls are refused.
  */
 #include <setjmp.h>
@@ -225,6 +226,11 @@ static void test_compressed_equals_raw_and_threads(void **state)
         float *c1 = trace(hlm, false, 1, N, &v1);
         float *r1 = trace(hlm, true, 1, N, &v2);
         float *c3 = trace(hlm, false, 3, N, &v3);
+        setenv("HL_WEIGHTS", "mmap", 1); /* payloads read from the file's mapping, no copy */
+        float *m1 = trace(hlm, false, 1, N, &v3);
+        unsetenv("HL_WEIGHTS");
+        if (memcmp(c1, m1, N * v1 * sizeof(float)))
+            fail_msg("%s: logits from the payloads' copy and from the mapping differ", files[f]);
         if (memcmp(c1, r1, N * v1 * sizeof(float)))
             fail_msg("%s: compressed and raw logits differ", files[f]);
         if (memcmp(c1, c3, N * v1 * sizeof(float)))
@@ -232,7 +238,56 @@ static void test_compressed_equals_raw_and_threads(void **state)
         free(c1);
         free(r1);
         free(c3);
+        free(m1);
     }
+}
+
+/* Counts the tiles hl_model_tile_data serves from a copy (not the file's mapping); fails if a
+ * copy differs from the file's bytes. */
+static size_t copied_tiles(const hl_model_t *m, const char *only)
+{
+    const hl_hlm_t *h = hl_model_file(m);
+    size_t copies = 0;
+    for (size_t i = 0; i < hl_hlm_n_tensors(h); i++) {
+        const hl_tensor_t *t = hl_hlm_tensor(h, i);
+        if (only && strcmp(t->name, only))
+            continue;
+        assert_null(hl_model_tile_data(m, t, t->n_tiles));
+        for (uint32_t k = 0; k < t->n_tiles; k++) {
+            const uint8_t *mine = hl_model_tile_data(m, t, k), *file = hl_hlm_tile_data(h, t, k);
+            assert_non_null(mine);
+            assert_memory_equal(mine, file, t->tiles[k].length);
+            copies += mine != file;
+        }
+    }
+    return copies;
+}
+
+/* The bytes the engine decodes (what the daemon re-verifies): copies of every multiplied
+ * matrix, the file's mapping for the rest (this file has its own classifier, so the embedding
+ * is only looked up) and with HL_WEIGHTS=mmap. */
+static void test_tile_data(void **state)
+{
+    (void)state;
+    const char *hlm = fixture_hlm("gguf/stories260K-BF16.gguf", NULL);
+    hl_model_t *m = fixture_load(hlm, false);
+    const hl_hlm_t *h = hl_model_file(m);
+    size_t n_tiles = 0;
+    for (size_t i = 0; i < hl_hlm_n_tensors(h); i++) {
+        const hl_tensor_t *t = hl_hlm_tensor(h, i);
+        if (t->n_dims == 2 && strcmp(t->name, "token_embd.weight")) /* norms: decoded at load */
+            n_tiles += t->n_tiles;
+    }
+    assert_non_null(hl_hlm_find(h, "output.weight"));
+    assert_int_equal(copied_tiles(m, NULL), n_tiles);
+    assert_int_equal(copied_tiles(m, "token_embd.weight"), 0);
+    assert_int_equal(copied_tiles(m, "output.weight"), hl_hlm_find(h, "output.weight")->n_tiles);
+    hl_model_free(m);
+    setenv("HL_WEIGHTS", "mmap", 1);
+    m = fixture_load(hlm, false);
+    unsetenv("HL_WEIGHTS");
+    assert_int_equal(copied_tiles(m, NULL), 0);
+    hl_model_free(m);
 }
 
 static void sample_run(hl_engine_t *e, const hl_model_t *m, uint64_t seed, int32_t *out, size_t n)
@@ -369,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_mixed_forward),
         cmocka_unit_test(test_compressed_equals_raw_and_threads),
+        cmocka_unit_test(test_tile_data),
         cmocka_unit_test(test_seeded_sampling_reproduces),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_bad_metadata),
