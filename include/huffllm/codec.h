@@ -242,14 +242,30 @@ bool hl_tile_dot_supported(const hl_tensor_codec_t *tc, uint64_t cols, size_t n_
 /*
  * Decodes a tile of rows x cols weights and multiplies it as it goes, the weights never
  * stored: y[a][y_off + r] = sum_j W[r][j] * x[a][j] for r < rows, a < n_act. Each sum is
- * taken in the fixed order of the engine's products (src/engine/gemv.h: 16 lanes by column
- * mod 16, then pairwise), so the results equal a product over the decoded tile bit for bit.
+ * taken in the fixed order of the engine's products (src/engine/gemv.h: 32 lanes by column
+ * mod 32, then pairwise), so the results equal a product over the decoded tile bit for bit.
  * @return 0, HL_EUNSUPPORTED (hl_tile_dot_supported is false; nothing written) or
  * HL_EFORMAT (a corrupted tile; some y may have been written).
  */
 int hl_tile_decode_dot(const hl_tensor_codec_t *tc, const void *payload, uint64_t len,
                        uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
                        float *const *y, uint64_t y_off);
+/* Activations one hl_tile_decode_dot2 call serves at most. */
+#define HL_TILE_DOT2_MAX_ACT 2
+/*
+ * Two tiles of one tensor in one call: exactly hl_tile_decode_dot on each (tile t = 0, 1:
+ * payload[t], len[t], rows[t], y_off[t]; the same cols and activations), the two decoders
+ * interleaved in one loop. A lanes tile's decoder waits on its own refill chain more than on
+ * the vector units, so the second tile runs largely in the first one's shadow (the engine's
+ * batch-1 route). Runs when hl_tile_dot_supported(tc, cols, n_act) and
+ * n_act <= HL_TILE_DOT2_MAX_ACT.
+ * @return 0, HL_EUNSUPPORTED (nothing written), HL_EINVAL, or HL_EFORMAT (either tile
+ * corrupted; some y of both may have been written).
+ */
+int hl_tile_decode_dot2(const hl_tensor_codec_t *tc, const void *const payload[2],
+                        const uint64_t len[2], const uint64_t rows[2], uint64_t cols,
+                        size_t n_act, const float *const *x, float *const *y,
+                        const uint64_t y_off[2]);
 
 /* Widens source bytes of a dtype to fp32 (the uncompressed path). @return 0 or HL_EINVAL. */
 int hl_widen_f32(hl_dtype_t t, const void *src, uint64_t n_elems, float *dst);

@@ -5,9 +5,10 @@
  *     beyond any cache), as a batch-1 step streams the weights once;
  *   - decode: every tile of the model's largest Huffman-coded matrices decoded as the
  *     engine's batch-1 step does it -- decoded and multiplied by one activation in one pass
- *     where the engine takes that route (hl_tile_dot_supported), else decoded into a
- *     per-thread fp32 buffer (the hot buffer of the engine) -- from a copy of the payloads in
- *     memory, as the engine keeps them (model.c's weight arena);
+ *     where the engine takes that route (hl_tile_dot_supported), two tiles of a tensor
+ *     together (hl_tile_decode_dot2), else decoded into a per-thread fp32 buffer (the hot
+ *     buffer of the engine) -- from a copy of the payloads in memory, as the engine keeps
+ *     them (model.c's weight arena); thread k takes every n-th pair of tiles;
  *   - raw: the uncompressed path's work on the same tiles' source bytes in RAM: gemv.c's
  *     product straight from bf16/f16/f32 bytes (what the engine runs in raw mode), or
  *     widening to fp32 for other dtypes;
@@ -140,20 +141,41 @@ static void job_read(hl__bench_rater_t *r, unsigned k, unsigned n)
     r->sink[k] = s0 + s1 + s2 + s3;
 }
 
-static void job_decode(hl__bench_rater_t *r, unsigned k, unsigned n)
+/* Tile i alone, as the engine's batch-1 step decodes it; the product (if any) into buf[k]. */
+static int decode_one(hl__bench_rater_t *r, unsigned k, size_t i)
 {
-    for (size_t i = k; i < r->n_tiles; i += n) {
-        const rtile_t *t = &r->tiles[i];
-        uint64_t cols = t->t->cols;
+    const rtile_t *t = &r->tiles[i];
+    uint64_t cols = t->t->cols;
+    const float *x = r->raw_x;
+    float *y = r->buf[k];
+    return hl_tile_dot_supported(&t->t->codec, cols, 1)
+               ? hl_tile_decode_dot(&t->t->codec, t->pay, t->len, t->n / cols, cols, 1, &x, &y, 0)
+               : hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[k]);
+}
+
+/* Tiles i and i + 1 as the engine takes them at batch 1: together (hl_tile_decode_dot2) when
+ * both are one-pass tiles of one tensor, else one after the other. */
+static int decode_two(hl__bench_rater_t *r, unsigned k, size_t i)
+{
+    const rtile_t *a = &r->tiles[i], *b = i + 1 < r->n_tiles ? &r->tiles[i + 1] : NULL;
+    uint64_t cols = a->t->cols;
+    if (b && b->t == a->t && hl_tile_dot_supported(&a->t->codec, cols, 1)) {
         const float *x = r->raw_x;
         float *y = r->buf[k];
-        int rc = hl_tile_dot_supported(&t->t->codec, cols, 1)
-                     ? hl_tile_decode_dot(&t->t->codec, t->pay, t->len, t->n / cols, cols, 1,
-                                          &x, &y, 0)
-                     : hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[k]);
-        if (rc)
-            r->error = 1;
+        const void *pay[2] = {a->pay, b->pay};
+        uint64_t len[2] = {a->len, b->len}, rows[2] = {a->n / cols, b->n / cols};
+        uint64_t y_off[2] = {0, rows[0]};
+        return hl_tile_decode_dot2(&a->t->codec, pay, len, rows, cols, 1, &x, &y, y_off);
     }
+    int rc = decode_one(r, k, i);
+    return rc || !b ? rc : decode_one(r, k, i + 1);
+}
+
+static void job_decode(hl__bench_rater_t *r, unsigned k, unsigned n)
+{
+    for (size_t i = 2 * (size_t)k; i < r->n_tiles; i += 2 * (size_t)n)
+        if (decode_two(r, k, i))
+            r->error = 1;
 }
 
 /* The raw engine's work per tile: the product from the source bytes where gemv.c reads the

@@ -61,6 +61,11 @@ int hl__lanes_decode_f32(const hl_tensor_codec_t *tc, const uint8_t *payload, ui
 int hl__lanes_decode_dot(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
                          uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
                          float *const *y, uint64_t y_off, hl__decode_path_t path);
+/* hl_tile_decode_dot2 on two HUF_LANES tiles of tc (tile_dot.c checks the arguments first). */
+int hl__lanes_decode_dot2(const hl_tensor_codec_t *tc, const uint8_t *const *payload,
+                          const uint64_t *len, const uint64_t *rows, uint64_t cols, size_t n_act,
+                          const float *const *x, float *const *y, const uint64_t *y_off,
+                          hl__decode_path_t path);
 
 /* The 64 lanes' buffers (bits above cnt are zero) and counts between decoder stages. */
 typedef struct {
@@ -109,6 +114,18 @@ int hl__lanes_dot_avx512(const hl_huf_dtable_t *dt, const uint8_t *words, uint64
                          const uint8_t *verb, uint64_t rows, uint64_t cols, size_t n_act,
                          const float *const *x, float *const *y, uint64_t y_off,
                          hl__lanes_state_t *st, uint64_t *wp);
+/* Activations the paired decoder below serves at most. */
+#define HL__DOT2_MAX_ACT HL_TILE_DOT2_MAX_ACT
+/*
+ * The same for two tiles of one tensor at once (index t = 0, 1: words[t], nw[t], verb[t],
+ * rows[t], y_off[t], st[t], wp[t]), decoded in one interleaved loop; each tile's results are
+ * exactly those of hl__lanes_dot_avx512 on it. 1 <= n_act <= HL__DOT2_MAX_ACT.
+ * @return 0, or -1 when a stream ran out.
+ */
+int hl__lanes_dot2_avx512(const hl_huf_dtable_t *dt, const uint8_t *const *words,
+                          const uint64_t *nw, const uint8_t *const *verb, const uint64_t *rows,
+                          uint64_t cols, size_t n_act, const float *const *x, float *const *y,
+                          const uint64_t *y_off, hl__lanes_state_t *st, uint64_t *wp);
 #endif
 
 #endif /* HL_CODEC_DECODE_PATH_H */

@@ -463,3 +463,32 @@ int hl__lanes_decode_dot(const hl_tensor_codec_t *tc, const uint8_t *payload, ui
     return HL_EUNSUPPORTED;
 #endif
 }
+
+int hl__lanes_decode_dot2(const hl_tensor_codec_t *tc, const uint8_t *const *payload,
+                          const uint64_t *len, const uint64_t *rows, uint64_t cols, size_t n_act,
+                          const float *const *x, float *const *y, const uint64_t *y_off,
+                          hl__decode_path_t path)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t nw[2], voff[2], wp[2];
+    const uint8_t *verb[2];
+    if (path != HL__PATH_AVX512 || tc->dtype != HL_DTYPE_BF16 || cols % HL__LANES ||
+        n_act == 0 || n_act > HL__DOT2_MAX_ACT || !hl__lanes_dot_avx512_runs(&tc->dtable))
+        return HL_EUNSUPPORTED;
+    for (unsigned t = 0; t < 2; t++) {
+        uint64_t n;
+        if (!hl_mul_ok(rows[t], cols, &n) || parse(tc, len[t], n, &nw[t], &voff[t]))
+            return HL_EFORMAT;
+        verb[t] = payload[t] + voff[t];
+    }
+    hl__lanes_state_t st[2];
+    if (hl__lanes_dot2_avx512(&tc->dtable, payload, nw, verb, rows, cols, n_act, x, y, y_off,
+                              st, wp))
+        return HL_EFORMAT;
+    return ends_clean(&st[0], wp[0], nw[0]) && ends_clean(&st[1], wp[1], nw[1]) ? 0 : HL_EFORMAT;
+#else
+    (void)tc, (void)payload, (void)len, (void)rows, (void)cols, (void)n_act, (void)x, (void)y;
+    (void)y_off, (void)path;
+    return HL_EUNSUPPORTED;
+#endif
+}

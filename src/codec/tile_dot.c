@@ -34,3 +34,18 @@ int hl_tile_decode_dot(const hl_tensor_codec_t *tc, const void *payload, uint64_
     return hl__lanes_decode_dot(tc, payload, len, rows, cols, n_act, x, y, y_off,
                                 hl__decode_path_default());
 }
+
+int hl_tile_decode_dot2(const hl_tensor_codec_t *tc, const void *const payload[2],
+                        const uint64_t len[2], const uint64_t rows[2], uint64_t cols,
+                        size_t n_act, const float *const *x, float *const *y,
+                        const uint64_t y_off[2])
+{
+    if (!hl_tile_dot_supported(tc, cols, n_act) || n_act > HL_TILE_DOT2_MAX_ACT)
+        return HL_EUNSUPPORTED;
+    if (!payload || !len || !rows || !y_off || (!payload[0] && len[0]) ||
+        (!payload[1] && len[1]) || !x || !y)
+        return HL_EINVAL;
+    const uint8_t *const p[2] = {payload[0], payload[1]};
+    return hl__lanes_decode_dot2(tc, p, len, rows, cols, n_act, x, y, y_off,
+                                 hl__decode_path_default());
+}

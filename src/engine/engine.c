@@ -5,9 +5,13 @@
  *   for y = W x, the workers take tiles one at a time from a shared counter (tiles of all
  *   products of one dispatch numbered consecutively), and multiply each tile against every
  *   activation of the step into that tile's rows of y, by one of three routes:
- *   - bf16/f16 Huffman tiles: the symbols are decoded into the worker's hot buffer and
+ *   - bf16 lanes tiles (every large bf16 matrix, on AVX-512 VBMI): decoded and multiplied in
+ *     one pass, the weights never stored (hl_tile_decode_dot); at batches of 1-2, two tiles
+ *     of a matrix are taken together and decoded in one interleaved loop
+ *     (hl_tile_decode_dot2);
+ *   - other bf16/f16 Huffman tiles: the symbols are decoded into the worker's hot buffer and
  *     fused.c rebuilds the weights in registers from symbols + verbatim bytes (which stay in
- *     the mapping) and multiplies them against all activations in one pass;
+ *     the payload) and multiplies them against all activations in one pass;
  *   - raw f32/bf16/f16 weights (--raw): gemv.c reads them where they lie;
  *   - any other tile (f32 and q8_0 Huffman tiles, raw q8_0): decoded or widened to fp32 in
  *     the hot buffer, then multiplied by gemv.c.
@@ -70,10 +74,12 @@ int hl_engine_create(const hl_engine_opts_t *opts, hl_engine_t **out, hl_error_t
     e->hot_floats_min = (hot + sizeof(float) - 1) / sizeof(float);
     e->min_parallel = opts && opts->min_parallel_work ? opts->min_parallel_work : 65536;
     /* HL_FUSED=0: every tile decoded to fp32 first; HL_FUSED=split: no decode + product in
-     * one pass (hl_tile_decode_dot), symbols first: the older routes, for comparisons. */
+     * one pass (hl_tile_decode_dot), symbols first; HL_FUSED=single: one pass, but no two
+     * tiles decoded together (hl_tile_decode_dot2): the older routes, for comparisons. */
     const char *fused = getenv("HL_FUSED");
     e->fused = !(fused && strcmp(fused, "0") == 0);
     e->fused_dot = e->fused && !(fused && strcmp(fused, "split") == 0);
+    e->fused_pairs = e->fused_dot && !(fused && strcmp(fused, "single") == 0);
     pthread_mutex_init(&e->step_mu, NULL);
     e->workers = calloc(n, sizeof *e->workers);
     if (!e->workers) {
@@ -196,87 +202,138 @@ static void prefetch_payload(const uint8_t *p, uint64_t len)
         __builtin_prefetch(p + o, 0, 3);
 }
 
+/* Tile g of the dispatch (numbered across its products): its product and tile index. */
+static const hl__matvec_t *locate(const hl__matmul_job_t *job, uint32_t g, uint32_t *tile)
+{
+    size_t p = 0;
+    while (g >= job->first_tile[p + 1])
+        p++;
+    *tile = g - job->first_tile[p];
+    return &job->mv[p];
+}
+
+/* One tile against every activation of the step, by the first route that takes it. */
+static void tile_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)
+{
+    uint32_t tile;
+    const hl__matvec_t *mv = locate(job, g, &tile);
+    const hl__weight_t *W = mv->w;
+    uint64_t row0, nrows;
+    hl_tensor_tile_rows(W->t, tile, &row0, &nrows);
+    w->weights += nrows * W->cols;
+    /* Raw f32/bf16/f16 weights are multiplied where they lie (no widened copy). bf16 lanes
+     * tiles are decoded and multiplied in one pass; other bf16/f16 Huffman tiles are split
+     * into symbols (in the hot buffer) and verbatim bytes (in the payload) and multiplied by
+     * the fused kernel, which rebuilds weights in registers; other tiles are decoded (or
+     * widened) to fp32 in the hot buffer first. Every kernel sums in gemv.h's order, so all
+     * routes give identical bits. */
+    if (W->raw && hl__gemv_supports(W->t->dtype)) {
+        w->bytes += nrows * W->row_bytes;
+        // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
+        hl__gemv_multi(W->t->dtype, W->raw + row0 * W->row_bytes, nrows, W->cols,
+                       job->n_act, mv->x, mv->y, row0);
+        return;
+    }
+    if (!W->raw && job->e->fused_dot &&
+        hl_tile_dot_supported(&W->t->codec, W->cols, job->n_act)) {
+        /* bf16 lanes tiles: each step's 64 weights go from the decoder's registers
+         * straight into the multiply-adds (codec/tile_dot.c) */
+        const hl_tile_entry_t *te = &W->t->tiles[tile];
+        const uint8_t *payload = hl__weight_tile_data(W, tile);
+        uint64_t t0 = now_ns(); /* (no prefetch_payload: measured to slow this route) */
+        int rc = hl_tile_decode_dot(&W->t->codec, payload, te->length, nrows, W->cols,
+                                    job->n_act, mv->x, mv->y, row0);
+        w->ns += now_ns() - t0;
+        w->bytes += te->length;
+        if (rc && !w->rc)
+            w->rc = rc;
+        return;
+    }
+    if (!W->raw && job->e->fused && hl__fused_supports(&W->t->codec)) {
+        const hl_tile_entry_t *te = &W->t->tiles[tile];
+        const uint8_t *payload = hl__weight_tile_data(W, tile);
+        uint8_t *sym = (uint8_t *)w->hot; /* nrows * cols bytes: a quarter of the buffer */
+        const uint8_t *verb;
+        uint64_t t0 = now_ns();
+        prefetch_payload(payload, te->length);
+        int rc = hl_tile_decode_split(&W->t->codec, payload, te->length, nrows * W->cols,
+                                      sym, &verb);
+        w->ns += now_ns() - t0;
+        w->bytes += te->length;
+        if (rc) {
+            if (!w->rc)
+                w->rc = rc;
+            return;
+        }
+        // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
+        hl__fused_gemv(W->t->dtype, sym, verb, nrows, W->cols, job->n_act, mv->x, mv->y,
+                       row0);
+        return;
+    }
+    uint64_t bytes, t0 = now_ns();
+    int rc = hl__weight_tile_f32(W, tile, w->hot, &bytes);
+    w->ns += now_ns() - t0;
+    w->bytes += bytes;
+    if (rc) {
+        if (!w->rc)
+            w->rc = rc;
+        return;
+    }
+    hl__gemv_multi(HL_DTYPE_F32, w->hot, nrows, W->cols, job->n_act, mv->x, mv->y, row0);
+}
+
+/*
+ * Tiles g and g + 1 in one interleaved decode (hl_tile_decode_dot2) when both are bf16 lanes
+ * tiles of the same matrix and the step has at most HL_TILE_DOT2_MAX_ACT activations: one
+ * tile's decoder waits on its refill chain, and the other fills the vector units meanwhile
+ * (measured 1.14-1.27x over decoding them one after the other, 0.5B bf16 model; codec.h).
+ * @return false, having done nothing, when they cannot be paired.
+ */
+static bool tile_pair_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)
+{
+    uint32_t tile;
+    const hl__matvec_t *mv = locate(job, g, &tile);
+    const hl__weight_t *W = mv->w;
+    if (W->raw || tile + 1 >= W->t->n_tiles ||
+        !hl_tile_dot_supported(&W->t->codec, W->cols, job->n_act))
+        return false;
+    const void *payload[2];
+    uint64_t len[2], rows[2], row0[2];
+    for (unsigned t = 0; t < 2; t++) {
+        hl_tensor_tile_rows(W->t, tile + t, &row0[t], &rows[t]);
+        payload[t] = hl__weight_tile_data(W, tile + t);
+        len[t] = W->t->tiles[tile + t].length;
+        w->weights += rows[t] * W->cols;
+        w->bytes += len[t];
+    }
+    uint64_t t0 = now_ns();
+    int rc = hl_tile_decode_dot2(&W->t->codec, payload, len, rows, W->cols, job->n_act, mv->x,
+                                 mv->y, row0);
+    w->ns += now_ns() - t0;
+    if (rc && !w->rc)
+        w->rc = rc;
+    return true;
+}
+
 static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
 {
     (void)nw;
     hl__matmul_job_t *job = ctx;
     hl__worker_t *w = &job->e->workers[wi];
     const uint32_t total = job->first_tile[job->n_mv];
+    /* small batches take tiles in pairs where two lanes tiles can be decoded together */
+    const uint32_t take = job->e->fused_pairs && job->n_act <= HL_TILE_DOT2_MAX_ACT ? 2 : 1;
     for (;;) {
-        /* Tiles are handed out one at a time rather than dealt round-robin, so that a worker
-         * that gets less CPU (the machine is shared) simply takes fewer tiles. Which worker
-         * multiplies a tile never changes the result. */
-        uint32_t g = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        /* Tiles are handed out one (or two) at a time rather than dealt round-robin, so that
+         * a worker that gets less CPU (the machine is shared) simply takes fewer tiles. Which
+         * worker multiplies a tile never changes the result. */
+        uint32_t g = atomic_fetch_add_explicit(&job->next, take, memory_order_relaxed);
         if (g >= total)
             break;
-        size_t p = 0;
-        while (g >= job->first_tile[p + 1])
-            p++;
-        const hl__matvec_t *mv = &job->mv[p];
-        const hl__weight_t *W = mv->w;
-        uint32_t tile = g - job->first_tile[p];
-        uint64_t row0, nrows;
-
-        hl_tensor_tile_rows(W->t, tile, &row0, &nrows);
-        w->weights += nrows * W->cols;
-        /* Raw f32/bf16/f16 weights are multiplied where they lie (no widened copy). bf16/f16
-         * Huffman tiles are split into symbols (in the hot buffer) and verbatim bytes (in the
-         * mapping) and multiplied by the fused kernel, which rebuilds weights in registers;
-         * other tiles are decoded (or widened) to fp32 in the hot buffer first. Every kernel
-         * sums in gemv.h's order, so all routes give identical bits. */
-        if (W->raw && hl__gemv_supports(W->t->dtype)) {
-            w->bytes += nrows * W->row_bytes;
-            // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
-            hl__gemv_multi(W->t->dtype, W->raw + row0 * W->row_bytes, nrows, W->cols,
-                           job->n_act, mv->x, mv->y, row0);
+        if (take == 2 && g + 1 < total && tile_pair_product(job, w, g))
             continue;
-        }
-        if (!W->raw && job->e->fused_dot &&
-            hl_tile_dot_supported(&W->t->codec, W->cols, job->n_act)) {
-            /* bf16 lanes tiles: each step's 64 weights go from the decoder's registers
-             * straight into the multiply-adds (codec/tile_dot.c) */
-            const hl_tile_entry_t *te = &W->t->tiles[tile];
-            const uint8_t *payload = hl__weight_tile_data(W, tile);
-            uint64_t t0 = now_ns(); /* (no prefetch_payload: measured to slow this route) */
-            int rc = hl_tile_decode_dot(&W->t->codec, payload, te->length, nrows, W->cols,
-                                        job->n_act, mv->x, mv->y, row0);
-            w->ns += now_ns() - t0;
-            w->bytes += te->length;
-            if (rc && !w->rc)
-                w->rc = rc;
-            continue;
-        }
-        if (!W->raw && job->e->fused && hl__fused_supports(&W->t->codec)) {
-            const hl_tile_entry_t *te = &W->t->tiles[tile];
-            const uint8_t *payload = hl__weight_tile_data(W, tile);
-            uint8_t *sym = (uint8_t *)w->hot; /* nrows * cols bytes: a quarter of the buffer */
-            const uint8_t *verb;
-            uint64_t t0 = now_ns();
-            prefetch_payload(payload, te->length);
-            int rc = hl_tile_decode_split(&W->t->codec, payload, te->length, nrows * W->cols,
-                                          sym, &verb);
-            w->ns += now_ns() - t0;
-            w->bytes += te->length;
-            if (rc) {
-                if (!w->rc)
-                    w->rc = rc;
-                continue;
-            }
-            // W tile (nrows, cols) @ x[a] (cols,) -> y[a][row0 .. row0+nrows), all a at once
-            hl__fused_gemv(W->t->dtype, sym, verb, nrows, W->cols, job->n_act, mv->x, mv->y,
-                           row0);
-            continue;
-        }
-        uint64_t bytes, t0 = now_ns();
-        int rc = hl__weight_tile_f32(W, tile, w->hot, &bytes);
-        w->ns += now_ns() - t0;
-        w->bytes += bytes;
-        if (rc) {
-            if (!w->rc)
-                w->rc = rc;
-            continue;
-        }
-        hl__gemv_multi(HL_DTYPE_F32, w->hot, nrows, W->cols, job->n_act, mv->x, mv->y, row0);
+        for (uint32_t i = g; i < g + take && i < total; i++)
+            tile_product(job, w, i);
     }
 }
 

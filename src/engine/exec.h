@@ -32,6 +32,7 @@ struct hl_engine_s {
                  * creation turns it off, to measure the fp32 hot-tile route beside it) */
     bool fused_dot; /* bf16 lanes tiles decoded and multiplied in one pass (tile_dot.c);
                      * HL_FUSED=split turns it off */
+    bool fused_pairs; /* and two such tiles at once for small batches (HL_FUSED=single: off) */
     _Atomic size_t hot_bytes; /* current per-worker hot buffer size, for metrics */
     pthread_mutex_t step_mu;
     /* forward-pass activations of a step, grown on demand (see forward.c) */

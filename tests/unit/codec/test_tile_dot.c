@@ -5,6 +5,8 @@
  * nothing outside the tile's rows of y is written; unsupported tiles and arguments are
  * refused before anything is written; damaged payloads are refused (or, for a flip that
  * still decodes, give exactly what a decode of the same bytes gives), never read past.
+ * Two tiles decoded together (hl_tile_decode_dot2) give exactly what each gives alone, damaged
+ * or not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,12 +264,147 @@ static void test_damaged_payloads(void **state)
     free(src);
 }
 
+/* Two tiles of one tensor (rows_a and rows_b rows of one source, coded with its table). */
+typedef struct {
+    uint64_t rows[2], cols, len[2];
+    uint8_t *src, *payload[2];
+    hl_tensor_codec_t *tc;
+} pair_t;
+
+static void pair_init(pair_t *p, uint64_t *seed, uint64_t rows_a, uint64_t rows_b, uint64_t cols,
+                      unsigned limit)
+{
+    p->rows[0] = rows_a, p->rows[1] = rows_b, p->cols = cols;
+    uint64_t n = (rows_a + rows_b) * cols;
+    p->src = bf16_tile(seed, n, limit == 6 ? 1.0 : 0.02);
+    p->tc = make_codec(HL_DTYPE_BF16, p->src, n, HL_CODEC_HUF_LANES, limit);
+    p->payload[0] = encode(p->tc, p->src, rows_a * cols, &p->len[0]);
+    p->payload[1] = encode(p->tc, p->src + 2 * rows_a * cols, rows_b * cols, &p->len[1]);
+}
+
+static void pair_free(pair_t *p)
+{
+    free(p->payload[0]);
+    free(p->payload[1]);
+    free(p->tc);
+    free(p->src);
+}
+
+/* Both tiles' products into a (rows_a + rows_b rows) by two hl_tile_decode_dot calls (want)
+ * and by one hl_tile_decode_dot2 (a); @return the two return codes as single * 16 + pair. */
+static int pair_run(const pair_t *p, const uint8_t *const pl[2], const uint64_t len[2],
+                    acts_t *a, float *want)
+{
+    float *yw[HL_TILE_DOT_MAX_ACT];
+    for (uint64_t i = 0; i < a->n_act * a->y_len; i++)
+        want[i] = SENTINEL;
+    for (size_t k = 0; k < a->n_act; k++)
+        yw[k] = want + k * a->y_len;
+    int single = hl_tile_decode_dot(p->tc, pl[0], len[0], p->rows[0], p->cols, a->n_act, a->x,
+                                    yw, a->y_off);
+    int rc_b = hl_tile_decode_dot(p->tc, pl[1], len[1], p->rows[1], p->cols, a->n_act, a->x, yw,
+                                  a->y_off + p->rows[0]);
+    single = single ? single : rc_b;
+    acts_clear(a);
+    const void *pv[2] = {pl[0], pl[1]};
+    uint64_t y_off[2] = {a->y_off, a->y_off + p->rows[0]};
+    int pair = hl_tile_decode_dot2(p->tc, pv, len, p->rows, p->cols, a->n_act, a->x, a->y, y_off);
+    return single * 16 + pair;
+}
+
+static void test_pair_equals_single(void **state)
+{
+    (void)state;
+    if (!dot_runs_here())
+        skip();
+    /* equal tiles, a short second or first one (lazy steps only), rows of 1-16 steps */
+    static const uint64_t shapes[][3] = {{51, 51, 1280}, {17, 3, 64}, {1, 70, 64}, {4, 4, 1024},
+                                         {2, 33, 256},   {5, 5, 192}, {40, 1, 128}, {1, 1, 64}};
+    static const unsigned limits[] = {8, 7, 6};
+    uint64_t seed = 0xd0752;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+            pair_t p;
+            pair_init(&p, &seed, shapes[si][0], shapes[si][1], shapes[si][2], limits[li]);
+            for (size_t na = 1; na <= HL_TILE_DOT2_MAX_ACT; na++) {
+                acts_t a;
+                acts_init(&a, &seed, na, p.rows[0] + p.rows[1], p.cols);
+                float *want = malloc(sizeof(float) * na * a.y_len);
+                assert_non_null(want);
+                const uint8_t *pl[2] = {p.payload[0], p.payload[1]};
+                int rc = pair_run(&p, pl, p.len, &a, want);
+                if (rc || memcmp(a.ybuf, want, sizeof(float) * na * a.y_len))
+                    fail_msg("%llu + %llu rows x %llu, codes <= %u bits, %zu activations: rc %d "
+                             "or the pair's results differ from the single tiles'",
+                             (unsigned long long)p.rows[0], (unsigned long long)p.rows[1],
+                             (unsigned long long)p.cols, limits[li], na, rc);
+                free(want);
+                acts_free(&a);
+            }
+            pair_free(&p);
+        }
+    }
+}
+
+/* Unsupported calls change nothing; a damaged tile (either one) fails the pair exactly when it
+ * fails alone, and a flip that still decodes gives the single tiles' results. */
+static void test_pair_refusals_and_damage(void **state)
+{
+    (void)state;
+    if (!dot_runs_here())
+        skip();
+    uint64_t seed = 4242;
+    pair_t p;
+    pair_init(&p, &seed, 12, 9, 128, 8);
+    acts_t a;
+    acts_init(&a, &seed, 2, 21, 128);
+    float *want = malloc(sizeof(float) * 2 * a.y_len);
+    assert_non_null(want);
+    const void *pv[2] = {p.payload[0], p.payload[1]};
+    uint64_t y_off[2] = {a.y_off, a.y_off + 12};
+    acts_clear(&a);
+    assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, p.cols, 3, a.x, a.y, y_off),
+                     HL_EUNSUPPORTED);
+    assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, 96, 1, a.x, a.y, y_off),
+                     HL_EUNSUPPORTED);
+    assert_int_equal(hl_tile_decode_dot2(p.tc, NULL, p.len, p.rows, p.cols, 1, a.x, a.y, y_off),
+                     HL_EINVAL);
+    assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, p.cols, 1, NULL, a.y, y_off),
+                     HL_EINVAL);
+    for (uint64_t i = 0; i < 2 * a.y_len; i++)
+        assert_true(a.ybuf[i] == SENTINEL); /* nothing written */
+    for (unsigned t = 0; t < 2; t++) {
+        uint64_t len[2] = {p.len[0], p.len[1]};
+        len[t] -= 2; /* a tile two bytes short: its stream runs out */
+        const uint8_t *pl[2] = {p.payload[0], p.payload[1]};
+        assert_int_equal(pair_run(&p, pl, len, &a, want), HL_EFORMAT * 16 + HL_EFORMAT);
+        uint8_t *flipped = malloc(p.len[t]);
+        assert_non_null(flipped);
+        for (int k = 0; k < 100; k++) {
+            memcpy(flipped, p.payload[t], p.len[t]);
+            uint64_t bit = tu_rand(&seed) % (8 * p.len[t]);
+            flipped[bit / 8] ^= (uint8_t)(1u << bit % 8);
+            pl[t] = flipped;
+            int rc = pair_run(&p, pl, p.len, &a, want);
+            assert_true(rc == 0 || rc == HL_EFORMAT * 16 + HL_EFORMAT);
+            if (rc == 0)
+                assert_memory_equal(a.ybuf, want, sizeof(float) * 2 * a.y_len);
+        }
+        free(flipped);
+    }
+    free(want);
+    acts_free(&a);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equals_engine_product),
         cmocka_unit_test(test_refuses_unsupported),
         cmocka_unit_test(test_damaged_payloads),
+        cmocka_unit_test(test_pair_equals_single),
+        cmocka_unit_test(test_pair_refusals_and_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

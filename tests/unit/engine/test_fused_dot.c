@@ -2,8 +2,10 @@
  * The engine's fused decode + product route (codec/tile_dot.c) on a model whose matrices
  * take it: a synthetic bf16 Llama (`huffllm synth`, Gaussian weights, every matrix at least
  * one 65536-weight tile with a multiple of 64 columns, so the writer gives it the lanes
- * layout). Its logits must equal, bit for bit, the raw engine's, the split route's
- * (HL_FUSED=split) and the fp32 hot-tile route's (HL_FUSED=0), with 1 and 3 threads; and a
+ * layout; its 3- and 4-tile matrices are taken two tiles at a time at batch 1). Its logits
+ * must equal, bit for bit, the raw engine's, the one-pass route's without pairs
+ * (HL_FUSED=single), the split route's (HL_FUSED=split) and the fp32 hot-tile route's
+ * (HL_FUSED=0), with 1 and 3 threads; and a
  * batch of 1 to 9 sequences (9: more than one fused call serves, so the split route takes
  * over) must give every sequence what it gets alone.
  */
@@ -128,13 +130,15 @@ static void test_routes_agree(void **state)
 
     hl_engine_t *e1 = make_engine(1, NULL), *e3 = make_engine(3, NULL);
     hl_engine_t *split = make_engine(1, "split"), *hot = make_engine(2, "0");
+    hl_engine_t *single = make_engine(1, "single");
     float *want = run(raw, e1, 0, 1);
     static const struct {
         const char *what;
         int which;
-    } routes[] = {{"fused, 1 thread", 0}, {"fused, 3 threads", 1}, {"split", 2}, {"fp32 tile", 3}};
-    hl_engine_t *engines[] = {e1, e3, split, hot};
-    for (size_t r = 0; r < 4; r++) {
+    } routes[] = {{"fused, 1 thread", 0}, {"fused, 3 threads", 1}, {"split", 2},
+                  {"fp32 tile", 3}, {"fused, no pairs", 4}};
+    hl_engine_t *engines[] = {e1, e3, split, hot, single};
+    for (size_t r = 0; r < sizeof routes / sizeof routes[0]; r++) {
         float *got = run(m, engines[routes[r].which], 0, 1);
         if (memcmp(got, want, seq_bytes(m)))
             fail_msg("%s: logits differ from the raw engine's", routes[r].what);
@@ -145,6 +149,7 @@ static void test_routes_agree(void **state)
     hl_engine_free(e3);
     hl_engine_free(split);
     hl_engine_free(hot);
+    hl_engine_free(single);
     hl_model_free(raw);
     hl_model_free(m);
 }
