@@ -518,6 +518,29 @@ HL__AVX512_TARGET static int run(const hl_huf_dtable_t *dt, unsigned sink, const
         }                                                                                      \
     } while (0)
 
+/* The four groups of a tile whose registers are named b0..b3, c0..c3, e0..e3. */
+#define REFILL_GROUPS(b, c, ptr)                                                               \
+    do {                                                                                       \
+        REFILL_AT(b##0, c##0, ptr);                                                            \
+        REFILL_AT(b##1, c##1, ptr);                                                            \
+        REFILL_AT(b##2, c##2, ptr);                                                            \
+        REFILL_AT(b##3, c##3, ptr);                                                            \
+    } while (0)
+#define LOOKUP_GROUPS(b, c, e)                                                                 \
+    do {                                                                                       \
+        LOOKUP_PERM(b##0, c##0, e##0);                                                         \
+        LOOKUP_PERM(b##1, c##1, e##1);                                                         \
+        LOOKUP_PERM(b##2, c##2, e##2);                                                         \
+        LOOKUP_PERM(b##3, c##3, e##3);                                                         \
+    } while (0)
+#define SINK_DOT_GROUPS(acc, vb, cl, e)                                                        \
+    do {                                                                                       \
+        SINK_DOT_AT(acc, vb, cl, e##0, 0);                                                     \
+        SINK_DOT_AT(acc, vb, cl, e##1, 1);                                                     \
+        SINK_DOT_AT(acc, vb, cl, e##2, 2);                                                     \
+        SINK_DOT_AT(acc, vb, cl, e##3, 3);                                                     \
+    } while (0)
+
 /*
  * k eager rounds of two tiles of one tensor (jobs A and B, dot states dA and dB, the same
  * activations), interleaved: one tile's decoder is bound by the latency of its refill
@@ -554,34 +577,16 @@ pair_rounds(unsigned na, unsigned max_len, const hl_huf_dtable_t *dt, job_t *A, 
         xa[a] = dA->x[a];
     }
     for (uint64_t it = 0; it < k; it++) {
-        REFILL_AT(u0, uc0, pa);
-        REFILL_AT(u1, uc1, pa);
-        REFILL_AT(u2, uc2, pa);
-        REFILL_AT(u3, uc3, pa);
-        REFILL_AT(v0, vc0, pb);
-        REFILL_AT(v1, vc1, pb);
-        REFILL_AT(v2, vc2, pb);
-        REFILL_AT(v3, vc3, pb);
+        REFILL_GROUPS(u, uc, pa);
+        REFILL_GROUPS(v, vc, pb);
         for (unsigned q = 0; q < 2; q++, sa++, sb++) {
             uint64_t base_a = sa * HL__LANES, base_b = sb * HL__LANES;
             uint64_t col_a = base_a + cols - end_a, col_b = base_b + cols - end_b;
             __m512i e0, e1, e2, e3, f0, f1, f2, f3;
-            LOOKUP_PERM(u0, uc0, e0);
-            LOOKUP_PERM(u1, uc1, e1);
-            LOOKUP_PERM(u2, uc2, e2);
-            LOOKUP_PERM(u3, uc3, e3);
-            LOOKUP_PERM(v0, vc0, f0);
-            LOOKUP_PERM(v1, vc1, f1);
-            LOOKUP_PERM(v2, vc2, f2);
-            LOOKUP_PERM(v3, vc3, f3);
-            SINK_DOT_AT(acc_a, verb_a + base_a, col_a, e0, 0);
-            SINK_DOT_AT(acc_a, verb_a + base_a, col_a, e1, 1);
-            SINK_DOT_AT(acc_a, verb_a + base_a, col_a, e2, 2);
-            SINK_DOT_AT(acc_a, verb_a + base_a, col_a, e3, 3);
-            SINK_DOT_AT(acc_b, verb_b + base_b, col_b, f0, 0);
-            SINK_DOT_AT(acc_b, verb_b + base_b, col_b, f1, 1);
-            SINK_DOT_AT(acc_b, verb_b + base_b, col_b, f2, 2);
-            SINK_DOT_AT(acc_b, verb_b + base_b, col_b, f3, 3);
+            LOOKUP_GROUPS(u, uc, e);
+            LOOKUP_GROUPS(v, vc, f);
+            SINK_DOT_GROUPS(acc_a, verb_a + base_a, col_a, e);
+            SINK_DOT_GROUPS(acc_b, verb_b + base_b, col_b, f);
             DOT_ROW_END(acc_a, dA, base_a, row_a, end_a);
             DOT_ROW_END(acc_b, dB, base_b, row_b, end_b);
         }
