@@ -22,11 +22,14 @@ static inline uint64_t hl__tile_pad(uint64_t v)
 #define HL__TABLE_MASK ((1u << HL_HUF_MAX_BITS) - 1)
 
 /* Decoder table, per 12-bit window w: entry[w] holds up to 4 symbols decoded by one lookup
- * (symbol k in byte k, unused bytes zero), info[w] the bits they consume (1..12, bits 0..3)
- * and their count (1..4, bits 4..6). Exponents average ~2.6 bits, so most windows hold 4. */
+ * (symbol k in byte k, unused bytes zero), info[w] the bits they consume (1..12, bits 0..5)
+ * and their count minus one (0..3, bits 6..7): the form the fast loop shifts by directly
+ * (decode_huf.c, STEP), built once per table. Exponents average ~2.6 bits, so most windows
+ * hold 4. */
 #define HL__ENTRY_SYMS 4
-#define HL__INFO_BITS(i) ((i) & 15u)
-#define HL__INFO_COUNT(i) ((i) >> 4)
+#define HL__INFO_BITS(i) ((i) & 63u)
+#define HL__INFO_COUNT(i) (((i) >> 6) + 1u)
+#define HL__INFO(bits, count) ((uint8_t)((bits) | ((count) - 1u) << 6))
 
 static inline uint32_t hl__load_le32(const uint8_t *p)
 {

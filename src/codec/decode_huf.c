@@ -43,6 +43,12 @@
  * codec stories260K-BF16.gguf --reps 5` (load 1.5, before/after alternated 3 times), whole
  * model incl. its two lanes tensors: 3.43-3.52 -> 3.70-3.84 G weights/s at 1 thread; the
  * synthetic 4M-weight lanes tensor unchanged (6.97-7.21 against 7.05-7.11).
+ * 2026-11-23, the info bytes in the loop's form once per table instead of the per-tile
+ * recode: the 35 HUF tiles (dev driver, CPU time, best of 11, A B alternated 3 times, load
+ * 0.5-2) 4.32-4.41 -> 4.36-4.47 G symbols/s, 3.56-3.66 -> 3.57-3.73 into fp32: within the
+ * noise, as the recode's 4 KiB had doubled as the info lines' fetch into L1 (a prefetch of
+ * the 64 lines replaces it). bench codec (load 0.7-0.8, old/new alternated): 3.73 / 3.93 ->
+ * 3.87 / 3.94 at 1 thread.
  *
  * Why it is memory-safe on any payload:
  *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
@@ -70,16 +76,14 @@
 
 /* Symbols written per fast-loop iteration and stream: 4 lookups x 4-byte stores. */
 #define HL__FAST_MARGIN 16
-/* Tiles of fewer symbols, or of fewer per stream, skip the fast loops: the control table's
- * recode would cost more than they save (see hl__decode_symbols). */
+/* Tiles of fewer symbols, or of fewer per stream, skip the fast loops: their setup would cost
+ * more than they save (see hl__decode_symbols). */
 #define HL__FAST_MIN_SIMD 256
 #define HL__FAST_MIN_C 1024
 #define HL__FAST_MIN_PER_STREAM 64
 /* Bytes a fast-loop refill advances at most: the bits consumed since the last load are at
  * most 7 (left of the byte it started in) + 4 lookups x 12. */
 #define HL__REFILL_ADVANCE 6
-/* Bytes of the per-tile control table (one per table window). */
-#define HL__CTL_BYTES (1u << HL_HUF_MAX_BITS)
 
 /*
  * A stream's state is three values (see the top comment for how they fit the registers):
@@ -111,20 +115,21 @@ typedef struct {
     } while (0)
 
 /*
- * The lookup's control byte comes from ctl[], a copy of the table's info bytes recoded per
- * tile as bits | (count - 1) << 6: a shift by the whole byte is a shift by its bits (x86
- * shifts count mod 64, and `& 63` is free for the compiler), and the count is one shift
- * away; the original layout (bits | count << 4) cost two more instructions per lookup.
- * ctl lives in the decoding function's frame, addressed from the stack pointer: one
- * register less than a second table pointer. Recoding 4 KiB (AVX-512: 64 bytes a step) is
- * ~4% of the decode of stories260K's 2048-11008-weight tiles.
+ * The lookup's control byte is the table's info byte, bits | (count - 1) << 6 (built so by
+ * hl_huf_dtable_build): a shift by the whole byte is a shift by its bits (x86 shifts count
+ * mod 64, and `& 63` is free for the compiler), and the count is one shift away; the
+ * original layout (bits | count << 4) cost two more instructions per lookup. It is
+ * addressed from the table pointer the entry load uses (a fixed displacement): no second
+ * register. Until 2026-11-23 each tile recoded a copy of the info bytes on its stack (4 KiB,
+ * ~3-4% of the decode of stories260K's 2048-11008-weight tiles); built once per table it
+ * costs nothing per tile (measured below).
  * Lookup j (0..3) of an iteration: out advances by count - 1 per lookup and by the missing
  * 4 once per iteration (ITER_END), the store adding j as an address displacement.
  */
 #define STEP(b, j)                                                                             \
     do {                                                                                       \
         size_t w_ = (size_t)((b).buf & HL__TABLE_MASK);                                        \
-        size_t c_ = ctl[w_];                                                                   \
+        size_t c_ = dt->info[w_];                                                              \
         hl__store_le32((b).out + (j), dt->entry[w_]);                                          \
         (b).buf >>= (c_ & 63u);                                                                \
         (b).out += c_ >> 6;                                                                    \
@@ -156,7 +161,7 @@ static inline uint64_t safe_iters(const hl__bits_t *s, const hl__bounds_t *bd, u
 
 /* Four streams interleaved; the states live in registers (named, not an array). */
 static inline __attribute__((always_inline)) void
-fast4_impl(const hl_huf_dtable_t *dt, const uint8_t *ctl, hl__bits_t *s, const hl__bounds_t *bd)
+fast4_impl(const hl_huf_dtable_t *dt, hl__bits_t *s, const hl__bounds_t *bd)
 {
     for (uint64_t it; (it = safe_iters(s, bd, 4)) != 0;) {
         hl__bits_t a = s[0], b = s[1], c = s[2], d = s[3];
@@ -182,7 +187,7 @@ fast4_impl(const hl_huf_dtable_t *dt, const uint8_t *ctl, hl__bits_t *s, const h
 }
 
 static inline __attribute__((always_inline)) void
-fast1_impl(const hl_huf_dtable_t *dt, const uint8_t *ctl, hl__bits_t *s, const hl__bounds_t *bd)
+fast1_impl(const hl_huf_dtable_t *dt, hl__bits_t *s, const hl__bounds_t *bd)
 {
     hl__bits_t a = *s;
     for (uint64_t it; (it = safe_iters(&a, bd, 1)) != 0;) {
@@ -237,76 +242,34 @@ static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bound
     return 0;
 }
 
-/* ctl[] from the table's info bytes (see STEP), eight at a time: the portable build does not
- * vectorize the byte loop. Counts are 1..4 in every window (hl_huf_dtable_build), so
- * count - 1 borrows from no neighbour. Not inlined: the caller's frame then needs no vector
- * alignment, which would cost the hot loop a frame-pointer register. */
-static __attribute__((noinline)) void ctl_recode_c(const uint8_t *info, uint8_t *ctl)
-{
-    const uint64_t lo4 = 0x0f0f0f0f0f0f0f0full, ones = 0x0101010101010101ull;
-    for (size_t w = 0; w < HL__CTL_BYTES; w += 8) {
-        uint64_t v, c;
-        memcpy(&v, info + w, 8);
-        c = (v & lo4) | (((v >> 4) & lo4) - ones) << 6;
-        memcpy(ctl + w, &c, 8);
-    }
-}
-
 /* All streams through the fast loops: groups of 4, then single streams. (Eight at once
  * would need 24 registers for their states: the spills cost more than the parallelism.) */
 static inline __attribute__((always_inline)) void
-fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns,
-              void (*recode)(const uint8_t *, uint8_t *))
+fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
 {
-    uint8_t ctl[HL__CTL_BYTES];
-    recode(dt->info, ctl);
+    /* The info bytes are on every lookup's dependency chain: ask for all 64 lines now (the
+     * tiles of a small model each come with their own table, not in L1) */
+    for (size_t w = 0; w < sizeof dt->info; w += 64)
+        __builtin_prefetch(dt->info + w);
     /* A group of 4 stops when its tightest stream nears its end; each then goes on alone. */
     uint32_t s = 0;
     for (; s + 4 <= ns; s += 4)
-        fast4_impl(dt, ctl, st + s, bd + s);
+        fast4_impl(dt, st + s, bd + s);
     for (s = 0; s < ns; s++)
-        fast1_impl(dt, ctl, st + s, bd + s);
+        fast1_impl(dt, st + s, bd + s);
 }
 
 static void fast_all_c(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd,
                        uint32_t ns)
 {
-    fast_all_impl(dt, st, bd, ns, ctl_recode_c);
+    fast_all_impl(dt, st, bd, ns);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* The same bytes as ctl_recode_c, 64 at a time. */
-__attribute__((target("avx512f,avx512bw"), noinline)) static void
-ctl_recode_avx512(const uint8_t *info, uint8_t *ctl)
-{
-    const __m512i lo4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
-    for (size_t w = 0; w < HL__CTL_BYTES; w += 64) {
-        __m512i v = _mm512_loadu_si512(info + w);
-        __m512i cnt = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), one);
-        /* cnt <= 3: shifted by 6 within a 16-bit lane it stays in its byte */
-        __m512i c = _mm512_or_si512(_mm512_and_si512(v, lo4), _mm512_slli_epi16(cnt, 6));
-        _mm512_storeu_si512(ctl + w, c);
-    }
-}
-
-/* ... and 32 at a time. */
-__attribute__((target("avx2"), noinline)) static void ctl_recode_avx2(const uint8_t *info,
-                                                                       uint8_t *ctl)
-{
-    const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    for (size_t w = 0; w < HL__CTL_BYTES; w += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(info + w));
-        __m256i cnt = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), lo4), one);
-        __m256i c = _mm256_or_si256(_mm256_and_si256(v, lo4), _mm256_slli_epi16(cnt, 6));
-        _mm256_storeu_si256((__m256i *)(ctl + w), c);
-    }
-}
-
 __attribute__((target("bmi,bmi2,lzcnt"))) static void
-fast_all_bmi2(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns,
-              hl__decode_path_t path)
+fast_all_bmi2(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
 {
-    fast_all_impl(dt, st, bd, ns, path == HL__PATH_AVX512 ? ctl_recode_avx512 : ctl_recode_avx2);
+    fast_all_impl(dt, st, bd, ns);
 }
 #endif
 
@@ -389,7 +352,7 @@ int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint
                 n / ns >= HL__FAST_MIN_PER_STREAM;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast && path != HL__PATH_C) {
-        fast_all_bmi2(dt, st, bd, ns, path);
+        fast_all_bmi2(dt, st, bd, ns);
         fast = false;
     }
 #endif

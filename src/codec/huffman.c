@@ -261,7 +261,7 @@ int hl_huf_dtable_build(const hl_huf_lengths_t *l, hl_huf_dtable_t *out)
             n++;
         }
         e[w] = v;
-        info[w] = (uint8_t)(bits | n << 4);
+        info[w] = HL__INFO(bits, n);
     }
     return 0;
 }

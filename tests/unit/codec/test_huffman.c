@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_internal.h"
 #include "huffllm/codec.h"
 #include "codec_test_util.h"
 
@@ -291,7 +292,7 @@ static void test_dtable_matches_codes(void **state)
     unsigned multi = 0;
     for (unsigned w = 0; w < (1u << HL_HUF_MAX_BITS); w++) {
         uint32_t e = dt->entry[w];
-        unsigned n = dt->info[w] >> 4, bits = dt->info[w] & 15, pos = 0;
+        unsigned n = HL__INFO_COUNT(dt->info[w]), bits = HL__INFO_BITS(dt->info[w]), pos = 0;
         assert_true(n >= 1 && n <= 4);
         for (unsigned k = 0; k < n; k++) {
             unsigned s = (e >> (8 * k)) & 255;
