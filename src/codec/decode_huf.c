@@ -78,8 +78,7 @@
 #define HL__FAST_MARGIN 16
 /* Tiles of fewer symbols, or of fewer per stream, skip the fast loops: their setup would cost
  * more than they save (see hl__decode_symbols). */
-#define HL__FAST_MIN_SIMD 256
-#define HL__FAST_MIN_C 1024
+#define HL__FAST_MIN 256
 #define HL__FAST_MIN_PER_STREAM 64
 /* Bytes a fast-loop refill advances at most: the bits consumed since the last load are at
  * most 7 (left of the byte it started in) + 4 lookups x 12. */
@@ -343,13 +342,14 @@ int hl__decode_symbols(const hl_tensor_codec_t *tc, const uint8_t *payload, uint
             memset(sym, dt->symbol, n);
         return 0;
     }
-    /* Measured crossovers (Gaussian bf16, 1, 4 and 16 streams, loaded machine): the tails
-     * alone decode 1.3-1.5 G symbols/s; with the fast loops 256 symbols in 4 streams 1.8
-     * (AVX-512 recode; 128 symbols 1.1), 1024 symbols 3.5, or with the portable recode (4 KiB
-     * eight bytes at a time) 1.0 at 512 and 1.6 at 1024; 32 symbols per stream 1.45 (tails
-     * 1.5). */
-    bool fast = n >= (path == HL__PATH_C ? HL__FAST_MIN_C : HL__FAST_MIN_SIMD) &&
-                n / ns >= HL__FAST_MIN_PER_STREAM;
+    /* Measured crossovers (Gaussian bf16, 16 tiles decoded in turn, best of 15, CPU time,
+     * 2026-11-23, load ~1.7): the tails alone decode 1.2-1.3 G symbols/s; with the fast
+     * loops, 4 streams: 256 symbols 2.0 (portable) / 2.2 (AVX-512), 512 2.8 / 2.8, 1024 3.5;
+     * one stream (one chain: no faster than the tails) 0.8 / 0.8 at 64, 1.0 at 128, 1.1-1.2
+     * at 256, 1.2 at 512. The same thresholds for every path since the table holds the
+     * loop's control bytes (the portable path's per-tile recode had kept it in the tails up
+     * to 1024 symbols: 512 symbols in 4 streams 1.25 -> 2.9 G symbols/s now). */
+    bool fast = n >= HL__FAST_MIN && n / ns >= HL__FAST_MIN_PER_STREAM;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast && path != HL__PATH_C) {
         fast_all_bmi2(dt, st, bd, ns);

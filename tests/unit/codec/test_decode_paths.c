@@ -282,9 +282,10 @@ static void test_corrupt_payloads(void **state)
     }
 }
 
-/* Tiles around the fast loops' thresholds (decode_huf.c: from 256 symbols with the SIMD
- * recode, 1024 with the portable one, 64 per stream), where the portable path may decode by
- * the tails alone and the others by the fast loops: same bits, and the source's. */
+/* Tiles around the fast loops' thresholds (decode_huf.c: from 256 symbols and 64 per
+ * stream, on every path), where a tile goes from the tails alone to the fast loops, and
+ * where a stream's fast iterations end near its last 16 symbols: same bits on every path,
+ * and the source's. */
 static void test_fast_loop_thresholds(void **state)
 {
     (void)state;
