@@ -48,7 +48,29 @@
  * 0.5-2) 4.32-4.41 -> 4.36-4.47 G symbols/s, 3.56-3.66 -> 3.57-3.73 into fp32: within the
  * noise, as the recode's 4 KiB had doubled as the info lines' fetch into L1 (a prefetch of
  * the 64 lines replaces it). bench codec (load 0.7-0.8, old/new alternated): 3.73 / 3.93 ->
- * 3.87 / 3.94 at 1 thread.
+ * 3.87 / 3.94 at 1 thread. `huffllm bench codec stories260K-BF16.gguf --reps 5`, 12:17-12:20
+ * UTC, load 0.8-1.1, main without and with this change alternated 6 times: 1 thread 2.75-3.57
+ * against 2.67-3.87 G weights/s (the host slowed every column by up to 25% in some runs);
+ * huffllm/zstd-huff0 in the same runs 2.21-2.42 (median 2.28) against 2.33-2.43 (2.37); the
+ * synthetic lanes line unchanged (6.64-6.77 against 6.41-6.78).
+ * Tried the same day on those tiles and not kept (dev driver, A B alternated, load 1-2):
+ *   - the bf16 rebuild inside the symbol loop (each stream's symbols parked at the end of
+ *     its own fp32 outputs, one 64-weight AVX-512 step per stream every 4 iterations, a
+ *     select or a masked store where fewer than 64 were decoded, so no branch): 3.1-3.4
+ *     against 3.6-3.7 G weights/s separately. The vector work did not hide in the loop's
+ *     latency at all: with the steps' scalar bookkeeping but no vector step the loop ran
+ *     as fast as before; gcc also spilled a bit container to the stack (it needs 16 GPRs as
+ *     it is), and putting the states through memory around the steps did not help;
+ *   - a write prefetch of the fp32 tile's lines before the symbols: 3.3-3.4 against 3.6-3.8
+ *     (the loop slows whenever the memory system is busier; the rebuild pass runs at ~21 G
+ *     weights/s, like plain bf16 widening into the same buffer, about half its in-L1 rate);
+ *   - a prefetch of the 16 KiB entry table (off the chains): no change;
+ *   - eight streams in one loop (bit containers in registers, load and output pointers in
+ *     memory) on an 8-stream file: 3.8-4.4 against 4.1-4.2 G symbols/s for 4 streams, no
+ *     clear gain, and the file's stored/bound goes 1.0093 -> 1.0100 (`huffllm compress
+ *     --streams 8`; issue 2's bound is 1.01): the writer keeps 4 streams. The same tiles
+ *     decode 7% faster when each is decoded 8 times in a row (its table hot in L1): each
+ *     tensor's 20 KiB table comes from L2 for its single tile.
  *
  * Why it is memory-safe on any payload:
  *   - the header is checked first: the stored lengths must be well-formed LEB128 inside the
@@ -58,9 +80,13 @@
  *   - every load is 8 bytes at a position p <= lim = payload + len - 8, inside the payload
  *     whatever stream it serves: the first at the stream's start (<= its end <= lim), then
  *     the fast loop's iteration bound keeps p <= lim (a refill there advances p by at most 6
- *     bytes), the tail checks it before each refill and fails the tile otherwise. A stream may thus read past its own end into the next stream's
- *     bytes (or the verbatim bytes), which is memory-safe and never happens in a valid tile:
+ *     bytes), the tail checks it before each refill and fails the tile otherwise. A stream
+ *     may thus read past its own end into the next stream's bytes (or the verbatim bytes),
+ *     which is memory-safe and never happens in a valid tile:
  *   - after decoding, the bits each stream consumed must round up to exactly its length;
+ *   - the control bytes (bits, count) come from the table, never from the payload:
+ *     hl_huf_dtable_build makes them from validated lengths, 1..4 symbols and 1..12 bits per
+ *     window, which the iteration bound (16 symbols, 6 bytes) relies on;
  *   - writes are bounded by symbol counts (the same iteration bound: at most 16 symbols per
  *     iteration), the tails store a whole 4-byte entry only while 4 bytes of the segment are
  *     left, then one byte at a time, and never past the segment.
@@ -242,7 +268,8 @@ static int decode_tail(const hl_huf_dtable_t *dt, hl__bits_t *b, const hl__bound
 }
 
 /* All streams through the fast loops: groups of 4, then single streams. (Eight at once
- * would need 24 registers for their states: the spills cost more than the parallelism.) */
+ * would need 24 registers for their states: the spills cost more than the parallelism;
+ * with the pointers kept in memory, no clear gain either: top comment.) */
 static inline __attribute__((always_inline)) void
 fast_all_impl(const hl_huf_dtable_t *dt, hl__bits_t *st, const hl__bounds_t *bd, uint32_t ns)
 {
