@@ -140,7 +140,7 @@ typedef struct {
         __m512i l_ = _mm512_maskz_permutex2var_epi8(byte0, lt0, b, lt1);                       \
         __m512i s_ = _mm512_maskz_permutex2var_epi8(byte0, st0, b, st1);                       \
         if (max_len == 8) {                                                                    \
-            __mmask64 hi_ = _kand_mask64(_mm512_movepi8_mask(b), byte0);                      \
+            __mmask64 hi_ = _mm512_test_epi8_mask(b, bit7);                                    \
             s_ = _mm512_mask_blend_epi8(hi_, s_, _mm512_permutex2var_epi8(st2, b, st3));       \
         }                                                                                      \
         b = _mm512_srlv_epi32(b, l_);                                                          \
@@ -273,6 +273,7 @@ typedef struct {
     const __m512i st0 = _mm512_loadu_si512(sy), st1 = _mm512_loadu_si512(sy + 64);            \
     const __m512i st2 = _mm512_loadu_si512(sy + 128), st3 = _mm512_loadu_si512(sy + 192);     \
     const __mmask64 byte0 = 0x1111111111111111ull;                                             \
+    const __m512i bit7 = _mm512_set1_epi32(0x80);                                              \
     (void)st2;                                                                                 \
     (void)st3
 
