@@ -8,7 +8,8 @@
  * read from, modulo the canonical form (re-reading the written form gives the same lengths).
  * Every decoder path (C, AVX2, AVX-512) must return the same code and bits; the fp32, byte
  * and split decoders must accept the same tiles, and agree with each other on what they
- * decode.
+ * decode; where the fused decode + product runs (bf16 lanes tiles, taken as rows of 64), it
+ * accepts the same tiles, and two copies decoded together give what one gives alone.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,41 @@ static void check_table(const uint8_t *table)
         abort(); /* a valid table must give an encoder table */
 }
 
+/* hl_tile_decode_dot and hl_tile_decode_dot2 on the tile as rows of 64 weights: they accept
+ * exactly what the fp32 decoder accepted (rc_f), and the pair's two results (the same
+ * payload twice) equal the single call's bit for bit. */
+static void check_dot(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
+                      uint64_t n, int rc_f)
+{
+    const uint64_t cols = 64;
+    if (n == 0 || n % cols || !hl_tile_dot_supported(tc, cols, 1))
+        return;
+    uint64_t rows = n / cols;
+    float *x = malloc(cols * sizeof *x), *one = malloc(rows * sizeof *one);
+    float *two = malloc(2 * rows * sizeof *two);
+    if (!x || !one || !two)
+        abort();
+    for (uint64_t i = 0; i < cols; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    const float *xs[1] = {x};
+    float *ys[1] = {one};
+    int rc_d = hl_tile_decode_dot(tc, payload, len, rows, cols, 1, xs, ys, 0);
+    if ((rc_d == 0) != (rc_f == 0))
+        abort();
+    const void *pl[2] = {payload, payload};
+    const uint64_t ll[2] = {len, len}, rr[2] = {rows, rows}, yo[2] = {0, rows};
+    ys[0] = two;
+    int rc_2 = hl_tile_decode_dot2(tc, pl, ll, rr, cols, 1, xs, ys, yo);
+    if (rc_2 != rc_d)
+        abort();
+    if (rc_d == 0 && (memcmp(two, one, rows * sizeof *one) != 0 ||
+                      memcmp(two + rows, one, rows * sizeof *one) != 0))
+        abort();
+    free(x);
+    free(one);
+    free(two);
+}
+
 /* The tile decoded to fp32 on every path, to source bytes and to symbols + verbatim bytes:
  * all accept or all refuse, and what they decode is one and the same tile. */
 static void check_decoders(const hl_tensor_codec_t *tc, const uint8_t *payload, uint64_t len,
@@ -46,6 +82,7 @@ static void check_decoders(const hl_tensor_codec_t *tc, const uint8_t *payload, 
     if (!f || !w || !b || !sym || !sym2)
         abort();
     int rc_f = hl_fuzz_decode_f32_paths(tc, payload, len, n, f);
+    check_dot(tc, payload, len, n, rc_f);
     int rc_b = hl_tile_decode_bytes(tc, payload, len, n, b);
     if (rc_b != rc_f && tc->dtype != HL_DTYPE_RAW)
         abort(); /* (opaque bytes have no fp32 form) */
