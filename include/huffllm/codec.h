@@ -251,7 +251,7 @@ int hl_tile_decode_dot(const hl_tensor_codec_t *tc, const void *payload, uint64_
                        uint64_t rows, uint64_t cols, size_t n_act, const float *const *x,
                        float *const *y, uint64_t y_off);
 /* Activations one hl_tile_decode_dot2 call serves at most. */
-#define HL_TILE_DOT2_MAX_ACT 2
+#define HL_TILE_DOT2_MAX_ACT 4
 /*
  * Two tiles of one tensor in one call: exactly hl_tile_decode_dot on each (tile t = 0, 1:
  * payload[t], len[t], rows[t], y_off[t]; the same cols and activations), the two decoders

@@ -20,7 +20,7 @@
  * their size, and each round from there first checks that the pointer has not passed the
  * copy's end (a valid stream never does; the caller checks the exact word count at the end).
  *
- * Two tiles at once (pair_rounds, hl__lanes_dot2_avx512: the engine's route at batches of 1-2).
+ * Two tiles at once (pair_rounds, hl__lanes_dot2_avx512: the engine's route at batches of 1-4).
  * A tile's loop is bound by the latency of its refill chain, not by its ~75 vector operations
  * per step: per round, count -> compare into a mask -> expand the words -> shift them in ->
  * two dependent lookups (vpermi2b) and shifts -> count. Measured here (Zen 5, single
@@ -30,8 +30,10 @@
  * them: a decode-only second stream cost ~30% of the first, and with its own rebuild and
  * multiply-adds the pair decoded every matrix of the 0.5B synthetic bf16 model (in memory,
  * one activation, per-thread CPU time, in-process A/B) at 7.21-7.45 G weights/s against
- * 5.73-5.86 one tile at a time (1.23-1.27x; two activations 1.14-1.22x). Two tiles' states
- * (16 registers) leave room for the tables and the accumulators of at most two activations.
+ * 5.73-5.86 one tile at a time (1.23-1.27x; two activations 1.14-1.26x, three 1.09-1.13x,
+ * four 1.15-1.16x). Beyond four activations the two tiles' states (16 registers) and their
+ * accumulators (4 per activation) no longer fit beside the tables: batches of 5-8 decode one
+ * tile at a time.
  */
 #include "codec/decode_path.h"
 
@@ -609,16 +611,17 @@ HL__VBMI_TARGET static void pair_vbmi(const hl_huf_dtable_t *dt, job_t *A, lanes
                                       job_t *B, lanes_dot_t *dB, uint64_t k)
 {
     unsigned max_len = dt->max_len;
-    if (dA->n_act == 1) {
-        if (max_len == 8)
-            PAIR(8, 1);
-        else
-            PAIR(max_len, 1);
+#define PAIR_ACTS(m)                                                                           \
+    switch (dA->n_act) {                                                                       \
+    case 1: PAIR(m, 1); break;                                                                 \
+    case 2: PAIR(m, 2); break;                                                                 \
+    case 3: PAIR(m, 3); break;                                                                 \
+    default: PAIR(m, 4); break;                                                                \
+    }
+    if (max_len == 8) {
+        PAIR_ACTS(8)
     } else {
-        if (max_len == 8)
-            PAIR(8, 2);
-        else
-            PAIR(max_len, 2);
+        PAIR_ACTS(max_len)
     }
 }
 

@@ -6,7 +6,7 @@
  *   products of one dispatch numbered consecutively), and multiply each tile against every
  *   activation of the step into that tile's rows of y, by one of three routes:
  *   - bf16 lanes tiles (every large bf16 matrix, on AVX-512 VBMI): decoded and multiplied in
- *     one pass, the weights never stored (hl_tile_decode_dot); at batches of 1-2, two tiles
+ *     one pass, the weights never stored (hl_tile_decode_dot); at batches of 1-4, two tiles
  *     of a matrix are taken together and decoded in one interleaved loop
  *     (hl_tile_decode_dot2);
  *   - other bf16/f16 Huffman tiles: the symbols are decoded into the worker's hot buffer and
@@ -286,7 +286,8 @@ static void tile_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)
  * Tiles g and g + 1 in one interleaved decode (hl_tile_decode_dot2) when both are bf16 lanes
  * tiles of the same matrix and the step has at most HL_TILE_DOT2_MAX_ACT activations: one
  * tile's decoder waits on its refill chain, and the other fills the vector units meanwhile
- * (measured 1.14-1.27x over decoding them one after the other, 0.5B bf16 model; codec.h).
+ * (measured 1.09-1.27x over decoding them one after the other at 1-4 activations, 0.5B bf16
+ * model; lanes_avx512.c).
  * @return false, having done nothing, when they cannot be paired.
  */
 static bool tile_pair_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)

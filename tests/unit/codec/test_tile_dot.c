@@ -363,7 +363,8 @@ static void test_pair_refusals_and_damage(void **state)
     const void *pv[2] = {p.payload[0], p.payload[1]};
     uint64_t y_off[2] = {a.y_off, a.y_off + 12};
     acts_clear(&a);
-    assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, p.cols, 3, a.x, a.y, y_off),
+    assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, p.cols,
+                                         HL_TILE_DOT2_MAX_ACT + 1, a.x, a.y, y_off),
                      HL_EUNSUPPORTED);
     assert_int_equal(hl_tile_decode_dot2(p.tc, pv, p.len, p.rows, 96, 1, a.x, a.y, y_off),
                      HL_EUNSUPPORTED);
