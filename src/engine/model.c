@@ -116,7 +116,7 @@ const uint8_t *hl__weight_tile_data(const hl__weight_t *w, uint32_t tile)
     const hl_tensor_t *t = w->t;
     if (!w->payload)
         return hl_hlm_tile_data(w->h, t, tile);
-    return w->payload + (t->tiles[tile].offset - w->payload_from);
+    return w->payload + w->tile_at[tile];
 }
 
 /* Decodes tile `tile` of a compressed w into dst (the tile's rows x cols floats). */
@@ -235,25 +235,45 @@ static void tile_span(const hl_tensor_t *t, uint64_t *lo, uint64_t *hi)
         *lo = *hi;
 }
 
-/* Bytes a tensor takes in the arena: its raw bytes, or its payloads' span. */
-static uint64_t arena_bytes(const hl_model_t *m, const hl_tensor_t *t)
+/* Bytes tile j of t takes in the arena: its payload, padded to the arena's alignment. */
+static uint64_t tile_bytes(const hl_tensor_t *t, uint32_t j)
 {
-    uint64_t lo, hi;
-    if (m->raw)
-        return t->raw_bytes;
-    tile_span(t, &lo, &hi);
-    return hi - lo;
+    return ((uint64_t)t->tiles[j].length + HL_RAW_ALIGN - 1) / HL_RAW_ALIGN * HL_RAW_ALIGN;
+}
+
+/* Bytes a tensor takes in the arena: its raw bytes, or its tiles' payloads one after the
+ * other. Tiles are copied one by one, not as the span of the file that holds them: a file
+ * may place a tensor's tiles anywhere (identical tensors share theirs), and a crafted one
+ * could make every tensor's span the whole file. @return false on overflow. */
+static bool arena_bytes(const hl_model_t *m, const hl_tensor_t *t, uint64_t *bytes)
+{
+    if (m->raw) {
+        *bytes = t->raw_bytes;
+        return true;
+    }
+    *bytes = 0;
+    for (uint32_t j = 0; j < t->n_tiles; j++)
+        if (!hl_add_ok(*bytes, tile_bytes(t, j), bytes))
+            return false;
+    return true;
 }
 
 static int arena_reserve(hl_model_t *m, const char *path, hl_error_t *err)
 {
-    uint64_t total = HL_HUGE_PAGE;
+    uint64_t total = HL_HUGE_PAGE, n_tiles = 0;
     for (size_t i = 0; i < hl_hlm_n_tensors(m->hlm); i++) {
-        uint64_t padded;
-        if (!hl_add_ok(arena_bytes(m, hl_hlm_tensor(m->hlm, i)), HL_RAW_ALIGN - 1, &padded) ||
+        const hl_tensor_t *t = hl_hlm_tensor(m->hlm, i);
+        uint64_t bytes, padded;
+        if (!arena_bytes(m, t, &bytes) || !hl_add_ok(bytes, HL_RAW_ALIGN - 1, &padded) ||
             !hl_add_ok(total, padded / HL_RAW_ALIGN * HL_RAW_ALIGN, &total))
             return hl_error_set(err, HL_EOVERFLOW, "%s: tensor sizes overflow", path);
+        n_tiles += t->n_tiles;
     }
+    /* where each tile's payload lies in the arena (compressed mode) */
+    if (!m->raw && n_tiles && !(m->tile_at = calloc((size_t)n_tiles, sizeof *m->tile_at)))
+        return hl_error_set(err, HL_ENOMEM, "%s: out of memory for %llu tile offsets", path,
+                            (unsigned long long)n_tiles);
+    m->tile_at_len = m->tile_at ? n_tiles : 0;
     if (total > SIZE_MAX - HL_HUGE_PAGE)
         return hl_error_set(err, HL_EOVERFLOW, "%s: %llu bytes of weights do not fit in memory",
                             path, (unsigned long long)total);
@@ -325,21 +345,26 @@ static void drop_all_tile_pages(const hl_model_t *m)
     drop_tile_pages(m, &m->output);
 }
 
-/* Copies the compressed payloads of w's tiles into the arena. */
+/* Copies the compressed payloads of w's tiles into the arena, one after the other. */
 static int copy_payload(hl_model_t *m, hl__weight_t *w, const char *role, const char *path,
                         hl_error_t *err)
 {
     const hl_tensor_t *t = w->t;
-    uint64_t lo, hi;
-    tile_span(t, &lo, &hi);
-    uint8_t *dst = arena_take(m, hi - lo);
-    if (!dst) /* the reservation counted every tensor of the file once */
+    uint64_t bytes;
+    uint8_t *dst = arena_bytes(m, t, &bytes) ? arena_take(m, bytes) : NULL;
+    if (!dst || t->n_tiles > m->tile_at_len - m->tile_at_used) /* the reservation counted
+                                                                * every tensor once */
         return hl_error_set(err, HL_ENOMEM, "%s: tensor \"%s\": payloads exceed their "
                             "reservation (%zu bytes)", path, role, m->arena_len);
-    if (t->n_tiles)
-        memcpy(dst, hl_hlm_tile_data(m->hlm, t, 0) - t->tiles[0].offset + lo, (size_t)(hi - lo));
+    uint64_t *at = m->tile_at + m->tile_at_used, pos = 0;
+    m->tile_at_used += t->n_tiles;
+    for (uint32_t j = 0; j < t->n_tiles; j++) {
+        at[j] = pos;
+        memcpy(dst + pos, hl_hlm_tile_data(m->hlm, t, j), t->tiles[j].length);
+        pos += tile_bytes(t, j);
+    }
     w->payload = dst;
-    w->payload_from = lo;
+    w->tile_at = at;
     drop_tile_pages(m, w);
     return 0;
 }
@@ -544,6 +569,7 @@ void hl_model_free(hl_model_t *m)
     }
     if (m->arena)
         munmap(m->arena, m->arena_len);
+    free(m->tile_at);
     free(m->output_norm);
     free(m->chat_template);
     hl_tokenizer_free(m->tok);
@@ -564,6 +590,11 @@ const hl_tokenizer_t *hl_model_tokenizer(const hl_model_t *m)
 const hl_hlm_t *hl_model_file(const hl_model_t *m)
 {
     return m->hlm;
+}
+
+size_t hl__model_arena_used(const hl_model_t *m)
+{
+    return m->arena_used;
 }
 
 /* The loaded matrix of tensor t, or NULL (norms are decoded at load; unused tensors). */

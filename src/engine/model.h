@@ -19,12 +19,15 @@ typedef struct {
     uint64_t rows, cols;
     uint64_t row_bytes; /* source dtype bytes per row */
     uint8_t *raw;       /* raw mode: rows * row_bytes source bytes (in the model's arena) */
-    /* compressed mode: the tensor's tile payloads, copied into the model's arena (the file's
-     * bytes from payload_from, its first tile's offset, to its last tile's end); NULL reads
-     * them from the file's mapping (HL_WEIGHTS=mmap) */
+    /* compressed mode: the tensor's tile payloads, copied one after the other into the
+     * model's arena, tile j at payload + tile_at[j]; NULL reads them from the file's mapping
+     * (HL_WEIGHTS=mmap, or a lookup-only embedding) */
     const uint8_t *payload;
-    uint64_t payload_from;
+    const uint64_t *tile_at;
 } hl__weight_t;
+
+/* Bytes of the model's weight arena in use (raw weights or compressed payloads). */
+size_t hl__model_arena_used(const hl_model_t *m);
 
 /* The payload of tile `tile` of a compressed w: in the arena copy, or the file's mapping. */
 const uint8_t *hl__weight_tile_data(const hl__weight_t *w, uint32_t tile);
@@ -67,6 +70,8 @@ struct hl_model_s {
      * allows (model.c); NULL when compressed payloads are read from the file's mapping */
     uint8_t *arena;
     size_t arena_len, arena_used;
+    uint64_t *tile_at; /* compressed mode: each copied tile's offset in its weight's payload */
+    uint64_t tile_at_len, tile_at_used;
 };
 
 struct hl_seq_s {

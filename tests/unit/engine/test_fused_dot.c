@@ -8,6 +8,8 @@
  * (HL_FUSED=0), with 1 and 3 threads; and a
  * batch of 1 to 9 sequences (9: more than one fused call serves, so the split route takes
  * over) must give every sequence what it gets alone.
+ * A file whose directory scatters one matrix's tiles across the file loads with a copy no
+ * larger than the file's tile bytes (the engine copies tiles, not spans).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/model.h"
+#include "format/layout.h"
 #include "model_fixture.h"
 
 #define STEPS 5
@@ -181,11 +185,72 @@ static void test_batch_equals_single(void **state)
     hl_model_free(m);
 }
 
+/* A file whose tile entries put one tensor's last tile at the end of the file (a valid tile
+ * of the same size, CRC and all): the engine copies tiles, not the span of the file between
+ * them, so its copy stays within the file's tile bytes (a span copy would take about twice). */
+static void test_scattered_tiles_copied_once(void **state)
+{
+    (void)state;
+    const char *hlm = fixture_hlm(g_gguf, NULL);
+    FILE *f = fopen(hlm, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    assert_true(len > 0);
+    uint8_t *d = malloc((size_t)len);
+    assert_non_null(d);
+    rewind(f);
+    assert_int_equal(fread(d, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    uint64_t dir = hl_load_le64(d + HL__HDR_DIR), n = hl_load_le64(d + dir);
+    uint64_t nt = hl_load_le64(d + dir + 8), ent = dir + HL__DIR_HEAD + n * HL__TREC_SIZE;
+    uint64_t tile_bytes = 0;
+    for (uint64_t j = 0; j < nt; j++)
+        tile_bytes += (hl_load_le32(d + ent + j * HL__TILE_SIZE + 8) + 63) / 64 * 64;
+    /* blk.0.ffn_up.weight (3 tiles, multiplied): its last entry becomes the file's last one */
+    hl_hlm_t *h = NULL;
+    assert_int_equal(hl_hlm_open(hlm, 0, &h, NULL), 0);
+    const hl_tensor_t *up = hl_hlm_find(h, "blk.0.ffn_up.weight");
+    assert_non_null(up);
+    assert_true(up->n_tiles >= 3);
+    uint64_t up_first = up->tiles[0].offset;
+    uint32_t up_count = up->n_tiles;
+    hl_hlm_close(h);
+    bool patched = false;
+    for (uint64_t i = 0; i < n && !patched; i++) {
+        const uint8_t *rec = d + dir + HL__DIR_HEAD + i * HL__TREC_SIZE;
+        uint64_t first = hl_load_le64(rec + 72);
+        if (hl_load_le32(rec + 80) != up_count ||
+            hl_load_le64(d + ent + first * HL__TILE_SIZE) != up_first)
+            continue;
+        assert_true(first + up_count < nt);
+        memcpy(d + ent + (first + up_count - 1) * HL__TILE_SIZE,
+               d + ent + (nt - 1) * HL__TILE_SIZE, HL__TILE_SIZE);
+        patched = true;
+    }
+    assert_true(patched);
+    char path[700];
+    snprintf(path, sizeof path, "%s/scattered.hlm", g_dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    free(d);
+    hl_model_t *m = fixture_load(path, false);
+    size_t used = hl__model_arena_used(m);
+    if (used > tile_bytes)
+        fail_msg("the arena holds %zu bytes, the file's tiles %llu", used,
+                 (unsigned long long)tile_bytes);
+    hl_model_free(m);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes_agree),
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_scattered_tiles_copied_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
