@@ -192,16 +192,10 @@ static void test_scattered_tiles_copied_once(void **state)
 {
     (void)state;
     const char *hlm = fixture_hlm(g_gguf, NULL);
-    FILE *f = fopen(hlm, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    assert_true(len > 0);
-    uint8_t *d = malloc((size_t)len);
-    assert_non_null(d);
-    rewind(f);
-    assert_int_equal(fread(d, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
+    char *raw;
+    size_t len;
+    assert_int_equal(hl_read_file(hlm, 1u << 30, &raw, &len, NULL), 0);
+    uint8_t *d = (uint8_t *)raw;
     uint64_t dir = hl_load_le64(d + HL__HDR_DIR), n = hl_load_le64(d + dir);
     uint64_t nt = hl_load_le64(d + dir + 8), ent = dir + HL__DIR_HEAD + n * HL__TREC_SIZE;
     uint64_t tile_bytes = 0;
@@ -231,9 +225,9 @@ static void test_scattered_tiles_copied_once(void **state)
     assert_true(patched);
     char path[700];
     snprintf(path, sizeof path, "%s/scattered.hlm", g_dir);
-    f = fopen(path, "wb");
+    FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite(d, 1, (size_t)len, f), (size_t)len);
+    assert_int_equal(fwrite(d, 1, len, f), len);
     fclose(f);
     free(d);
     hl_model_t *m = fixture_load(path, false);
