@@ -45,6 +45,9 @@ void hl_model_free(hl_model_t *m);
 const hl_hparams_t *hl_model_hparams(const hl_model_t *m);
 const hl_tokenizer_t *hl_model_tokenizer(const hl_model_t *m);
 const hl_hlm_t *hl_model_file(const hl_model_t *m);
+/* Whether the compressed weights are decoded from the file's mapping instead of a copy in
+ * memory: HL_WEIGHTS=mmap at load, or a copy would not have fit in the memory available. */
+bool hl_model_weights_mapped(const hl_model_t *m);
 /* The payload bytes of tile `tile` of tensor t (a tensor of hl_model_file(m)) that the engine
  * decodes: its copy in memory for the matrices it keeps compressed there, else the file's
  * mapping (for re-verifying a loaded model). */

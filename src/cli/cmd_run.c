@@ -306,11 +306,12 @@ int hl_cmd_run(int argc, char **argv)
     fprintf(stderr,
             "load %.3f s | prompt %zu tokens, %.1f tokens/s | generated %ld tokens, "
             "%.2f tokens/s\n"
-            "%s weights: %.2f MiB in memory (%.2f MiB in their source dtype) | threads %u | "
+            "%s weights%s: %.2f MiB in memory (%.2f MiB in their source dtype) | threads %u | "
             "hot buffer %zu KiB/worker | decode %.3f s over workers | resident %.2f MiB | "
             "seed %llu\n",
             t_load, n_ids, (t2 - t1) > 0 ? (double)n_ids / (t2 - t1) : 0.0, n_gen,
             gen_s > 0 ? (double)n_gen / gen_s : 0.0, a.raw ? "raw" : "compressed",
+            hl_model_weights_mapped(m) ? " (decoded from the file's mapping)" : "",
             (double)hl_model_weight_bytes(m) / 1048576.0,
             (double)hl_model_raw_bytes(m) / 1048576.0, hl_engine_n_threads(e),
             hl_engine_hot_buffer_bytes(e) / 1024, es.decode_seconds,

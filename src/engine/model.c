@@ -258,17 +258,51 @@ static bool arena_bytes(const hl_model_t *m, const hl_tensor_t *t, uint64_t *byt
     return true;
 }
 
-static int arena_reserve(hl_model_t *m, const char *path, hl_error_t *err)
+/* The arena's size for every tensor of the file (an upper bound) and their tiles' count. */
+static int arena_total(const hl_model_t *m, uint64_t *total, uint64_t *n_tiles,
+                       const char *path, hl_error_t *err)
 {
-    uint64_t total = HL_HUGE_PAGE, n_tiles = 0;
+    *total = HL_HUGE_PAGE, *n_tiles = 0;
     for (size_t i = 0; i < hl_hlm_n_tensors(m->hlm); i++) {
         const hl_tensor_t *t = hl_hlm_tensor(m->hlm, i);
         uint64_t bytes, padded;
         if (!arena_bytes(m, t, &bytes) || !hl_add_ok(bytes, HL_RAW_ALIGN - 1, &padded) ||
-            !hl_add_ok(total, padded / HL_RAW_ALIGN * HL_RAW_ALIGN, &total))
+            !hl_add_ok(*total, padded / HL_RAW_ALIGN * HL_RAW_ALIGN, total))
             return hl_error_set(err, HL_EOVERFLOW, "%s: tensor sizes overflow", path);
-        n_tiles += t->n_tiles;
+        *n_tiles += t->n_tiles;
     }
+    return 0;
+}
+
+/* MemAvailable of /proc/meminfo in bytes (free memory plus what the kernel can reclaim, the
+ * page cache included), or UINT64_MAX when it cannot be read. */
+static uint64_t mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb;
+    uint64_t avail = UINT64_MAX;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1 && kb < UINT64_MAX / 1024) {
+            avail = (uint64_t)kb * 1024;
+            break;
+        }
+    if (f)
+        fclose(f);
+    return avail;
+}
+
+bool hl__copy_fits(uint64_t need, uint64_t available)
+{
+    return need <= available / 4 * 3;
+}
+
+static int arena_reserve(hl_model_t *m, const char *path, hl_error_t *err)
+{
+    uint64_t total, n_tiles;
+    int rc = arena_total(m, &total, &n_tiles, path, err);
+    if (rc)
+        return rc;
     /* where each tile's payload lies in the arena (compressed mode) */
     if (!m->raw && n_tiles && !(m->tile_at = calloc((size_t)n_tiles, sizeof *m->tile_at)))
         return hl_error_set(err, HL_ENOMEM, "%s: out of memory for %llu tile offsets", path,
@@ -524,9 +558,18 @@ int hl_model_load(const char *path, const hl_model_opts_t *opts, hl_model_t **ou
     }
 
     const hl_hparams_t *hp = &m->hp;
+    /* Compressed payloads are copied into memory, unless HL_WEIGHTS=mmap asks for the file's
+     * mapping or the copy would not fit in the memory the kernel has available: then the
+     * mapping serves (slower, but it can page a model larger than memory in and out). */
     const char *weights = getenv("HL_WEIGHTS");
-    bool map_weights = !m->raw && weights && strcmp(weights, "mmap") == 0;
-    if (!map_weights && (rc = arena_reserve(m, path, err)))
+    if (!m->raw) {
+        uint64_t need, n_tiles;
+        if ((rc = arena_total(m, &need, &n_tiles, path, err)))
+            goto fail;
+        m->weights_mapped = (weights && strcmp(weights, "mmap") == 0) ||
+                            !hl__copy_fits(need, mem_available());
+    }
+    if (!m->weights_mapped && (rc = arena_reserve(m, path, err)))
         goto fail;
     bool own_classifier = hl_hlm_find(m->hlm, "output.weight") != NULL;
     if ((rc = load_matrix_as(m, "token_embd.weight", hp->vocab_size, hp->dim, own_classifier,
@@ -613,6 +656,11 @@ static const hl__weight_t *weight_of(const hl_model_t *m, const hl_tensor_t *t)
                 return ws[i];
     }
     return NULL;
+}
+
+bool hl_model_weights_mapped(const hl_model_t *m)
+{
+    return m->weights_mapped;
 }
 
 const uint8_t *hl_model_tile_data(const hl_model_t *m, const hl_tensor_t *t, uint32_t tile)

@@ -26,6 +26,10 @@ typedef struct {
     const uint64_t *tile_at;
 } hl__weight_t;
 
+/* Whether a copy of `need` bytes fits in `available` bytes of memory (MemAvailable): at
+ * most three quarters of it, so the copy does not push the rest of the machine out. */
+bool hl__copy_fits(uint64_t need, uint64_t available);
+
 /* Bytes of the model's weight arena in use (raw weights or compressed payloads). */
 size_t hl__model_arena_used(const hl_model_t *m);
 
@@ -71,6 +75,7 @@ struct hl_model_s {
     uint8_t *arena;
     size_t arena_len, arena_used;
     uint64_t *tile_at; /* compressed mode: each copied tile's offset in its weight's payload */
+    bool weights_mapped; /* compressed payloads read from the file's mapping, not copied */
     uint64_t tile_at_len, tile_at_used;
 };
 

@@ -301,10 +301,15 @@ static void hl__load_after(uv_work_t *w, int status)
         m->weight_bytes = hl_model_weight_bytes(m->model);
         m->raw_bytes = hl_model_raw_bytes(m->model);
         m->family = hl__entry_family(m);
-        hl_log_info("model %s loaded: %llu bytes of weights in memory (%llu raw), chat "
+        hl_log_info("model %s loaded: %llu bytes of weights in memory (%llu raw)%s, chat "
                     "template %s",
                     m->conf.id, (unsigned long long)m->weight_bytes,
-                    (unsigned long long)m->raw_bytes, hl_chat_family_name(m->family));
+                    (unsigned long long)m->raw_bytes,
+                    hl_model_weights_mapped(m->model)
+                        ? ", decoded from the file's mapping (HL_WEIGHTS=mmap, or too little "
+                          "memory for a copy)"
+                        : "",
+                    hl_chat_family_name(m->family));
         hl_metric_add(d->m.model_loads, (const char *const[]){m->conf.id, "ok"}, 1);
     } else {
         m->state = HL_MODEL_FAILED;

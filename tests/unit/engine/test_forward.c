@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/model.h"
 #include "huffllm/import.h"
 #include "model_fixture.h"
 
@@ -279,6 +280,7 @@ static void test_tile_data(void **state)
             n_tiles += t->n_tiles;
     }
     assert_non_null(hl_hlm_find(h, "output.weight"));
+    assert_false(hl_model_weights_mapped(m));
     assert_int_equal(copied_tiles(m, NULL), n_tiles);
     assert_int_equal(copied_tiles(m, "token_embd.weight"), 0);
     assert_int_equal(copied_tiles(m, "output.weight"), hl_hlm_find(h, "output.weight")->n_tiles);
@@ -286,8 +288,20 @@ static void test_tile_data(void **state)
     setenv("HL_WEIGHTS", "mmap", 1);
     m = fixture_load(hlm, false);
     unsetenv("HL_WEIGHTS");
+    assert_true(hl_model_weights_mapped(m));
     assert_int_equal(copied_tiles(m, NULL), 0);
     hl_model_free(m);
+}
+
+/* The copy is made only when it takes at most 3/4 of the available memory. */
+static void test_copy_fits(void **state)
+{
+    (void)state;
+    assert_true(hl__copy_fits(0, 0));
+    assert_true(hl__copy_fits(750, 1000));
+    assert_false(hl__copy_fits(751, 1000));
+    assert_true(hl__copy_fits(1ull << 40, UINT64_MAX)); /* MemAvailable unknown */
+    assert_false(hl__copy_fits(UINT64_MAX, UINT64_MAX));
 }
 
 static void sample_run(hl_engine_t *e, const hl_model_t *m, uint64_t seed, int32_t *out, size_t n)
@@ -425,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_mixed_forward),
         cmocka_unit_test(test_compressed_equals_raw_and_threads),
         cmocka_unit_test(test_tile_data),
+        cmocka_unit_test(test_copy_fits),
         cmocka_unit_test(test_seeded_sampling_reproduces),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_bad_metadata),
