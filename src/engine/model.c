@@ -216,8 +216,9 @@ static int load_vector(hl_model_t *m, const char *role, uint32_t n, float **out,
  * (0.5B bf16 model on the 2-core EPYC VM, every matrix decoded and multiplied by 8
  * activations per pass: 1.6, 2.1, 3.1, 3.2 G weights/s in consecutive passes from the
  * mapping against 3.29-3.32 from an anonymous copy; batch 1: 1.9-6.1 against 5.4-6.2).
- * HL_WEIGHTS=mmap keeps the mapping, for comparisons. The resident memory is the same
- * (the file's pages are dropped from this process as each matrix is copied).
+ * HL_WEIGHTS=mmap keeps the mapping, for comparisons, and so does a load whose copy would
+ * not fit in the memory available (hl__copy_fits). The resident memory is the same (the
+ * file's pages are dropped from this process as each matrix is copied).
  * The reservation covers every tensor of the file (an upper bound: norms and unused tensors
  * are never touched, and MAP_NORESERVE pages cost nothing until written). Without THP
  * support the advice fails and the mapping simply keeps small pages.
