@@ -6,7 +6,7 @@
  *   products of one dispatch numbered consecutively), and multiply each tile against every
  *   activation of the step into that tile's rows of y, by one of three routes:
  *   - bf16 lanes tiles (every large bf16 matrix, on AVX-512 VBMI): decoded and multiplied in
- *     one pass, the weights never stored (hl_tile_decode_dot); at batches of 1-3, two tiles
+ *     one pass, the weights never stored (hl_tile_decode_dot); at batches of 1-4, two tiles
  *     of a matrix are taken together and decoded in one interleaved loop
  *     (hl_tile_decode_dot2);
  *   - other bf16/f16 Huffman tiles: the symbols are decoded into the worker's hot buffer and
@@ -284,17 +284,13 @@ static void tile_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)
 
 /*
  * Tiles g and g + 1 in one interleaved decode (hl_tile_decode_dot2) when both are bf16 lanes
- * tiles of the same matrix and the step has at most HL__PAIR_MAX_ACT activations: one
+ * tiles of the same matrix and the step has at most HL_TILE_DOT2_MAX_ACT activations: one
  * tile's decoder waits on its refill chain, and the other fills the vector units meanwhile.
- * Measured over every matrix of the 0.5B bf16 model, one pass from memory, alternated runs,
- * with the decoder's software prefetch: pairs 6.8-7.0 against single tiles 6.0-6.1 G
- * weights/s at 1 activation, 6.4-6.5 / 5.8-5.9 at 2, 5.9-6.1 / 5.6-5.7 at 3, but 4.7-4.9 /
- * 5.1-5.4 at 4 (where the codec allows pairs, HL_TILE_DOT2_MAX_ACT, the pair loop's spills
- * now cost more than its overlap gives).
+ * Measured over every matrix of the 0.5B bf16 model, one pass from memory (a throwaway
+ * driver, medians of 4-8 alternated runs): pairs 7.4 against single tiles 6.0 G weights/s at
+ * 1 activation, 6.7 / 5.8 at 2, 5.7 / 5.4 at 3, 5.6 / 5.1 at 4 (lanes_avx512.c).
  * @return false, having done nothing, when they cannot be paired.
  */
-#define HL__PAIR_MAX_ACT 3
-_Static_assert(HL__PAIR_MAX_ACT <= HL_TILE_DOT2_MAX_ACT, "pairs beyond the codec's limit");
 static bool tile_pair_product(hl__matmul_job_t *job, hl__worker_t *w, uint32_t g)
 {
     uint32_t tile;
@@ -328,7 +324,7 @@ static void matmul_worker(void *ctx, unsigned wi, unsigned nw)
     hl__worker_t *w = &job->e->workers[wi];
     const uint32_t total = job->first_tile[job->n_mv];
     /* small batches take tiles in pairs where two lanes tiles can be decoded together */
-    const uint32_t take = job->e->fused_pairs && job->n_act <= HL__PAIR_MAX_ACT ? 2 : 1;
+    const uint32_t take = job->e->fused_pairs && job->n_act <= HL_TILE_DOT2_MAX_ACT ? 2 : 1;
     for (;;) {
         /* Tiles are handed out one (or two) at a time rather than dealt round-robin, so that
          * a worker that gets less CPU (the machine is shared) simply takes fewer tiles. Which
