@@ -62,8 +62,8 @@ static void usage(FILE *out)
             "Generation tokens/s of the engine on the compressed model against the same\n"
             "engine on its uncompressed weights (BENCHMARKS.md section 3), measured side by\n"
             "side (A B A B ..., medians), with resident memory, bytes streamed per token and\n"
-            "the physical limits from this machine's read bandwidth and decode rate, measured\n"
-            "in the same run. SOURCE (any model `huffllm compress` reads) is compressed into a\n"
+            "the physical limits from this machine's read bandwidth and each path's own rate\n"
+            "at each batch, measured in the same run. SOURCE (any model `huffllm compress` reads) is compressed into a\n"
             "temporary .hlm first.\n\n"
             "  --batch LIST        sequences per step (default 1,8)\n"
             "  --threads LIST      engine threads (default 1,<online CPUs>)\n"
@@ -71,7 +71,7 @@ static void usage(FILE *out)
             "  --reps N            measurements per path and row (default 5)\n"
             "  --hot-buffer BYTES  per-worker hot buffer (K/M/G suffixes; default: the engine's)\n"
             "  --read-buffer BYTES buffer of the bandwidth measurement (default 1G)\n"
-            "  --rate-weights N    weights of the largest matrices used for the decode rate\n"
+            "  --rate-weights N    weights of the largest matrices used for the paths' rates\n"
             "                      (default 67108864; all matrices if the model is smaller)\n"
             "  --wall-rates        time the machine rates by the wall clock (default: CPU time\n"
             "                      of each thread)\n"
@@ -424,12 +424,14 @@ static double row_median(const row_t *row, int p, unsigned reps, double *tmp, in
     return hl__bench_median(tmp, reps);
 }
 
+/* The machine rates of (threads, batch): rates[] is threads-major, as measure_rates fills it. */
 static const hl__bench_rates_t *rates_for(const hl__bench_rates_t *rates, const run_opts_t *o,
-                                          unsigned threads)
+                                          unsigned threads, unsigned batch)
 {
     for (size_t i = 0; i < o->n_threads; i++)
-        if (o->threads[i] == threads)
-            return &rates[i];
+        for (size_t j = 0; j < o->n_batch; j++)
+            if (o->threads[i] == threads && o->batch[j] == batch)
+                return &rates[i * o->n_batch + j];
     return NULL;
 }
 
@@ -442,28 +444,29 @@ static void print_tables(const row_t *rows, size_t n_rows, const hl__bench_rates
            o->tokens, o->reps);
     printf("by CPU time: tokens x threads / process CPU seconds (the rate with `threads` "
            "cores to itself; for threads > 1 optimistic by the time workers wait at "
-           "barriers); limits from the rates above (tokens/s): uncompressed = batch x read "
-           "bandwidth / bytes per step; compressed = the lower of the same over the payload "
-           "and the decode-rate ceiling (batch x threads x decode rate / weights per step; the "
-           "decode rate of the engine's batch-1 route: decode and product in one pass where it "
-           "takes that route, else decode into the hot buffer), which one binds; gemv = threads x fp32 gemv rate / weights "
-           "per step (a bound for each sequence of the batch); reach = uncompressed / its "
-           "limit; dec ceil = the decode-rate ceiling alone; r.ceil = compressed limit / "
-           "uncompressed limit, the best ratio these rates allow:\n");
-    printf("%-4s %5s %11s %12s %7s %13s | %11s %11s %-8s %11s | %5s %9s %6s | %s\n", "thr",
-           "batch", "compressed", "uncompressed", "ratio", "(min..max)", "lim uncomp",
-           "lim comp", "binds", "lim gemv", "reach", "dec ceil", "r.ceil",
+           "barriers); limits from the rates above (tokens/s), each the lower of two: the "
+           "read bandwidth over the bytes a step streams (batch x read bandwidth / bytes per "
+           "step) and the path's own rate at that batch (batch x threads x rate / weights per "
+           "step), binds = which one is lower (bandw. or rate); gemv = threads x fp32 gemv rate "
+           "/ weights per step (a bound for each sequence of the batch); reach = measured / "
+           "limit (u. uncompressed, c. compressed); r.ceil = compressed limit / uncompressed "
+           "limit, the best ratio these rates "
+           "allow:\n");
+    printf("%-4s %5s %11s %12s %7s %13s | %11s %-6s %11s %-6s %11s | %7s %7s %6s | %s\n",
+           "thr", "batch", "compressed", "uncompressed", "ratio", "(min..max)", "lim uncomp",
+           "binds", "lim comp", "binds", "lim gemv", "u.reach", "c.reach", "r.ceil",
            "workers' time in decode/widen (A, B)");
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *row = &rows[i];
         row_rates_t rr;
         row_rates(row, o, rate_cpu, tmp, &rr);
-        const hl__bench_rates_t *mr = rates_for(rates, o, row->threads);
+        const hl__bench_rates_t *mr = rates_for(rates, o, row->threads, row->batch);
         hl__bench_limit_in_t in = {
             .threads = row->threads,
             .batch = row->batch,
             .bandwidth = mr->bandwidth,
             .decode_rate = mr->decode_rate,
+            .raw_rate = mr->widen_rate,
             .sgemv_rate = mr->sgemv_rate,
             .weights_step = row_median(row, P_COMP, o->reps, tmp, 1),
             .raw_bytes_step = row_median(row, P_RAW, o->reps, tmp, 0),
@@ -475,11 +478,13 @@ static void print_tables(const row_t *rows, size_t n_rows, const hl__bench_rates
         printf("%-4u %5u %11.2f %12.2f %7.3f %13s | ", row->threads, row->batch, rr.comp,
                rr.raw, rr.ratio, range);
         if (hl__bench_limits(&in, &lim))
-            printf("%11s %11s %-8s %11s | %5s %9s %6s | ", "-", "-", "-", "-", "-", "-", "-");
+            printf("%11s %-6s %11s %-6s %11s | %7s %7s %6s | ", "-", "-", "-", "-", "-", "-", "-",
+                   "-");
         else
-            printf("%11.2f %11.2f %-8s %11.2f | %4.0f%% %9.2f %6.3f | ", lim.raw, lim.comp,
-                   lim.decode_binds ? "decode" : "bandw.", lim.compute, 100 * rr.raw / lim.raw,
-                   lim.comp_decode, lim.ratio);
+            printf("%11.2f %-6s %11.2f %-6s %11.2f | %6.0f%% %6.0f%% %6.3f | ", lim.raw,
+                   lim.raw_route_binds ? "rate" : "bandw.", lim.comp,
+                   lim.decode_binds ? "rate" : "bandw.", lim.compute, 100 * rr.raw / lim.raw,
+                   100 * rr.comp / lim.comp, lim.ratio);
         printf("%.0f%%, %.0f%%\n", 100 * row_median(row, P_COMP, o->reps, tmp, 2),
                100 * row_median(row, P_RAW, o->reps, tmp, 2));
     }
@@ -513,7 +518,7 @@ typedef struct {
     char tmp_dir[300], tmp_path[320];
     hl_model_t *models[2];
     hl__bench_rater_t *rater;
-    hl__bench_rates_t *rates; /* per entry of o.threads */
+    hl__bench_rates_t *rates; /* per (threads, batch), threads-major */
     row_t *rows;
     size_t n_rows;
     double *tmp; /* 2 x reps scratch for medians */
@@ -576,43 +581,49 @@ static int load_models(run_t *r, hl_error_t *err)
 
 static int measure_rates(run_t *r, hl_error_t *err)
 {
-    unsigned max_t = 0;
+    unsigned max_t = 0, max_b = 0;
     for (size_t i = 0; i < r->o.n_threads; i++)
         max_t = HL_MAX(max_t, r->o.threads[i]);
+    for (size_t i = 0; i < r->o.n_batch; i++)
+        max_b = HL_MAX(max_b, r->o.batch[i]);
     int rc = hl__bench_rater_create(r->models[P_COMP], r->o.rate_weights, r->o.read_bytes,
-                                    max_t, r->o.wall_rates, &r->rater, err);
+                                    max_t, max_b, r->o.wall_rates, &r->rater, err);
     if (rc)
         return rc;
     char desc[512];
     hl__bench_rater_describe(r->rater, desc, sizeof desc);
-    printf("\nmachine rates, medians of %u, measured in this run (%s):\n", r->o.reps, desc);
-    printf("%-7s %12s %19s %19s %19s\n", "threads", "read GB/s", "decode G w/s/thr",
-           "raw G w/s/thr", "gemv G w/s/thr");
-    size_t n = r->o.n_threads;
-    double *v = calloc((size_t)r->o.reps * 4, sizeof *v);
+    printf("\nmachine rates, medians of %u, measured in this run (%s; at each batch: "
+           "compressed = decode + product of every weight by `batch` activations as the engine "
+           "routes a tile, uncompressed = the raw path's product from the source bytes in "
+           "RAM):\n",
+           r->o.reps, desc);
+    printf("%-7s %5s %12s %23s %25s %19s\n", "threads", "batch", "read GB/s",
+           "compressed G w/s/thr", "uncompressed G w/s/thr", "gemv G w/s/thr");
+    const run_opts_t *o = &r->o;
+    double *v = calloc((size_t)o->reps * 4, sizeof *v);
     if (!v)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
-    for (size_t i = 0; i < n && !rc; i++) {
-        unsigned t = r->o.threads[i];
-        for (unsigned k = 0; k < r->o.reps && !rc; k++) {
+    for (size_t i = 0; i < o->n_threads * o->n_batch && !rc; i++) {
+        unsigned t = o->threads[i / o->n_batch], b = o->batch[i % o->n_batch];
+        for (unsigned k = 0; k < o->reps && !rc; k++) {
             hl__bench_rates_t one;
-            if ((rc = hl__bench_rater_measure(r->rater, t, &one))) {
-                hl_error_set(err, rc, "bench run: rates with %u threads: %s", t,
+            if ((rc = hl__bench_rater_measure(r->rater, t, b, &one))) {
+                hl_error_set(err, rc, "bench run: rates with %u threads at batch %u: %s", t, b,
                              hl_strerror(rc));
                 break;
             }
-            v[k] = one.bandwidth, v[r->o.reps + k] = one.decode_rate;
-            v[2 * r->o.reps + k] = one.widen_rate, v[3 * r->o.reps + k] = one.sgemv_rate;
+            v[k] = one.bandwidth, v[o->reps + k] = one.decode_rate;
+            v[2 * o->reps + k] = one.widen_rate, v[3 * o->reps + k] = one.sgemv_rate;
         }
         if (rc)
             break;
         hl__bench_rates_t *m = &r->rates[i];
-        m->bandwidth = hl__bench_median(v, r->o.reps);
-        m->decode_rate = hl__bench_median(v + r->o.reps, r->o.reps);
-        m->widen_rate = hl__bench_median(v + 2 * r->o.reps, r->o.reps);
-        m->sgemv_rate = hl__bench_median(v + 3 * r->o.reps, r->o.reps);
-        printf("%-7u %12.2f %19.3f %19.3f %19.3f\n", t, m->bandwidth / 1e9, m->decode_rate / 1e9,
-               m->widen_rate / 1e9, m->sgemv_rate / 1e9);
+        m->bandwidth = hl__bench_median(v, o->reps);
+        m->decode_rate = hl__bench_median(v + o->reps, o->reps);
+        m->widen_rate = hl__bench_median(v + 2 * o->reps, o->reps);
+        m->sgemv_rate = hl__bench_median(v + 3 * o->reps, o->reps);
+        printf("%-7u %5u %12.2f %23.3f %25.3f %19.3f\n", t, b, m->bandwidth / 1e9,
+               m->decode_rate / 1e9, m->widen_rate / 1e9, m->sgemv_rate / 1e9);
     }
     free(v);
     return rc;
@@ -685,7 +696,7 @@ int hl__bench_run(int argc, char **argv)
         rc = compress_source(r.model_arg, r.tmp_dir, r.tmp_path, sizeof r.tmp_path, &err);
         r.path = r.tmp_path;
     }
-    r.rates = calloc(r.o.n_threads, sizeof *r.rates);
+    r.rates = calloc(r.o.n_threads * r.o.n_batch, sizeof *r.rates);
     r.tmp = calloc(2 * (size_t)r.o.reps, sizeof *r.tmp);
     if (!rc && (!r.rates || !r.tmp))
         rc = hl_error_set(&err, HL_ENOMEM, "bench run: out of memory");

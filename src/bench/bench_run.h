@@ -4,9 +4,9 @@
  * the machine's physical limits beside them.
  *
  *   bench_run.c        the command: arguments, both models, A B A B timing, the tables
- *   bench_run_rates.c  the machine rates in the same run: read bandwidth, tile decode,
- *                      the raw path's product, gemv from a hot tile; resident memory of a
- *                      loaded model
+ *   bench_run_rates.c  the machine rates in the same run: read bandwidth, each path's
+ *                      work per weight at each batch (tile decode + product; the raw
+ *                      product), gemv from a hot tile; resident memory of a loaded model
  *   bench_run_stats.c  pure arithmetic (lists, medians, limits), unit-tested
  */
 #ifndef HL_BENCH_BENCH_RUN_H
@@ -49,7 +49,11 @@ void hl__bench_minmax(const double *v, size_t n, double *lo, double *hi);
 typedef struct {
     unsigned threads, batch;
     double bandwidth;      /* bytes/s read from RAM by `threads` threads together */
-    double decode_rate;    /* weights/s per thread: Huffman tiles -> fp32 hot buffer */
+    /* weights/s per thread of each path's work per weight at this batch (every weight times
+     * `batch` activations): compressed = decode + product as the engine routes a tile,
+     * uncompressed = gemv.c's product from the source bytes in RAM */
+    double decode_rate;
+    double raw_rate;
     double sgemv_rate;     /* weights/s per thread: fp32 gemv (gemv.c) on an L2-resident tile */
     double weights_step;   /* weights multiplied per step (each weight once per step) */
     double raw_bytes_step; /* bytes read per step by the uncompressed path */
@@ -58,7 +62,10 @@ typedef struct {
 
 /* Upper bounds in tokens/s (tokens of all sequences of a step). */
 typedef struct {
-    double raw;         /* uncompressed: batch * bandwidth / raw bytes per step */
+    double raw_bw;      /* uncompressed: batch * bandwidth / raw bytes per step */
+    double raw_route;   /* batch * threads * raw rate / weights per step */
+    double raw;         /* min(raw_bw, raw_route): the uncompressed limit */
+    bool raw_route_binds; /* raw == raw_route */
     double comp_bw;     /* batch * bandwidth / compressed bytes per step */
     double comp_decode; /* batch * threads * decode rate / weights per step */
     double comp;        /* min(comp_bw, comp_decode): the compressed limit */
@@ -75,12 +82,17 @@ int hl__bench_limits(const hl__bench_limit_in_t *in, hl__bench_limits_t *out);
 
 /* ---- bench_run_rates.c ---- */
 
-/* Machine rates for one thread count, medians of the repetitions. */
+/* Machine rates for one thread count and batch, medians of the repetitions. */
 typedef struct {
     double bandwidth;   /* bytes/s, all threads together */
-    double decode_rate; /* weights/s per thread */
-    /* weights/s per thread of the raw path's work on the source bytes in RAM: gemv.c's
-     * product straight from bf16/f16/f32, or widening to fp32 for other dtypes */
+    /* weights/s per thread of the compressed path's work at the batch: each tile decoded
+     * and multiplied by `batch` activations as the engine routes it (one pass, two tiles per
+     * loop up to HL_TILE_DOT2_MAX_ACT activations, one tile up to HL_TILE_DOT_MAX_ACT; else
+     * into the hot buffer and gemv.c's product) */
+    double decode_rate;
+    /* weights/s per thread of the uncompressed path's work at the batch on the source bytes
+     * in RAM: gemv.c's product straight from bf16/f16/f32 (widening to fp32 first for other
+     * dtypes) */
     double widen_rate;
     double sgemv_rate;  /* weights/s per thread: fp32 gemv (gemv.c) on a cache-resident tile */
 } hl__bench_rates_t;
@@ -91,19 +103,22 @@ typedef struct hl__bench_rater_s hl__bench_rater_t;
  * Prepares the rate measurements on model `m` (compressed): picks the largest Huffman-coded
  * matrices (at least min_weights weights, or all), keeps their source bytes for the widening
  * pass, checks that every tile decodes to exactly its widened source, and allocates a
- * read buffer of bw_bytes. wall: time by the wall clock instead of per-thread CPU time.
+ * read buffer of bw_bytes, and activations for batches of up to max_batch sequences. wall:
+ * time by the wall clock instead of per-thread CPU time.
  * @return 0 or an HL_E* code with err set.
  */
 int hl__bench_rater_create(const hl_model_t *m, uint64_t min_weights, uint64_t bw_bytes,
-                           unsigned max_threads, bool wall, hl__bench_rater_t **out,
-                           hl_error_t *err);
+                           unsigned max_threads, unsigned max_batch, bool wall,
+                           hl__bench_rater_t **out, hl_error_t *err);
 void hl__bench_rater_free(hl__bench_rater_t *r);
 /* Describes what is measured (tensors, weights, buffer size) on one line. */
 void hl__bench_rater_describe(const hl__bench_rater_t *r, char *buf, size_t len);
 
-/* One measurement of each rate with `threads` threads (order: read, decode, raw, gemv);
- * the caller interleaves repetitions and takes medians. @return 0 or an HL_E* code. */
-int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, hl__bench_rates_t *out);
+/* One measurement of each rate with `threads` threads, the two paths' work at `batch`
+ * activations (order: read, compressed, uncompressed, gemv); the caller interleaves
+ * repetitions and takes medians. @return 0 or an HL_E* code. */
+int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, unsigned batch,
+                            hl__bench_rates_t *out);
 
 /* Resident memory of a model loaded in a fresh child process (one engine thread, one step
  * of one sequence), in bytes beyond the child's resident set before the load. */

@@ -3,15 +3,19 @@
  * on the same model (see bench_run.h):
  *   - read bandwidth: threads sum disjoint slices of a large buffer (default 1 GiB, far
  *     beyond any cache), as a batch-1 step streams the weights once;
- *   - decode: every tile of the model's largest Huffman-coded matrices decoded as the
- *     engine's batch-1 step does it -- decoded and multiplied by one activation in one pass
- *     where the engine takes that route (hl_tile_dot_supported), two tiles of a tensor
- *     together (hl_tile_decode_dot2), else decoded into a per-thread fp32 buffer (the hot
- *     buffer of the engine) -- from a copy of the payloads in memory, as the engine keeps
- *     them (model.c's weight arena); thread k takes every n-th pair of tiles;
- *   - raw: the uncompressed path's work on the same tiles' source bytes in RAM: gemv.c's
- *     product straight from bf16/f16/f32 bytes (what the engine runs in raw mode), or
- *     widening to fp32 for other dtypes;
+ *   - compressed, at each batch b of the run: every tile of the model's largest Huffman-coded
+ *     matrices decoded and multiplied by b activations as the engine's step routes it --
+ *     in one pass where it takes that route (hl_tile_dot_supported), two tiles of a tensor
+ *     together up to HL_TILE_DOT2_MAX_ACT activations (hl_tile_decode_dot2), else decoded
+ *     into a per-thread fp32 buffer (the engine's hot buffer) and multiplied by gemv.c --
+ *     from a copy of the payloads in memory, as the engine keeps them (model.c's weight
+ *     arena); thread k takes every n-th pair of tiles;
+ *   - uncompressed, at each batch: the raw path's work on the same tiles' source bytes in
+ *     RAM: gemv.c's product straight from bf16/f16/f32 bytes (what the engine runs in raw
+ *     mode), or widening to fp32 and the product for other dtypes;
+ * The b activations are separate vectors, as the engine's sequences are: at batch 8 their
+ * footprint (8 x 4 bytes per column) decides how much of them stays in L1 (measured: the
+ * one-pass route over the 0.5B bf16 model ran ~10% faster with all 8 pointing at one vector).
  *   - gemv: gemv.c's fp32 product on one decoded tile that stays in cache (the multiply
  *     each tile gets after its decode, without the decode).
  * The read buffer, the payloads and the source bytes are in memory advised for transparent
@@ -57,7 +61,10 @@ struct hl__bench_rater_s {
     uint64_t weights, payload, max_tile, max_cols;
     uint8_t *src;        /* source bytes of the chosen tensors */
     uint8_t *pays;       /* their tiles' payloads */
-    float *raw_x;        /* max_cols floats: the activation of the raw pass */
+    unsigned max_act, n_act; /* activations allocated; the batch being measured */
+    uint64_t max_rows;   /* rows of the largest tile */
+    float **act_x;       /* max_act activations of max_cols floats */
+    float ***act_y;      /* per thread: max_act outputs of 2 x max_rows floats */
     uint64_t *words;     /* read-bandwidth buffer */
     size_t n_words;
     unsigned max_threads;
@@ -141,31 +148,35 @@ static void job_read(hl__bench_rater_t *r, unsigned k, unsigned n)
     r->sink[k] = s0 + s1 + s2 + s3;
 }
 
-/* Tile i alone, as the engine's batch-1 step decodes it; the product (if any) into buf[k]. */
+/* Tile i alone, as the engine's step routes it at r->n_act activations: decode and product
+ * in one pass, or decode into the hot buffer buf[k] and product; outputs into act_y[k]. */
 static int decode_one(hl__bench_rater_t *r, unsigned k, size_t i)
 {
     const rtile_t *t = &r->tiles[i];
-    uint64_t cols = t->t->cols;
-    const float *x = r->raw_x;
-    float *y = r->buf[k];
-    return hl_tile_dot_supported(&t->t->codec, cols, 1)
-               ? hl_tile_decode_dot(&t->t->codec, t->pay, t->len, t->n / cols, cols, 1, &x, &y, 0)
-               : hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[k]);
+    uint64_t cols = t->t->cols, rows = t->n / cols;
+    const float *const *x = (const float *const *)r->act_x;
+    if (hl_tile_dot_supported(&t->t->codec, cols, r->n_act))
+        return hl_tile_decode_dot(&t->t->codec, t->pay, t->len, rows, cols, r->n_act, x,
+                                  r->act_y[k], 0);
+    int rc = hl_tile_decode_f32(&t->t->codec, t->pay, t->len, t->n, r->buf[k]);
+    if (!rc)
+        hl__gemv_multi(HL_DTYPE_F32, r->buf[k], rows, cols, r->n_act, x, r->act_y[k], 0);
+    return rc;
 }
 
-/* Tiles i and i + 1 as the engine takes them at batch 1: together (hl_tile_decode_dot2) when
- * both are one-pass tiles of one tensor, else one after the other. */
+/* Tiles i and i + 1 as the engine takes them: together (hl_tile_decode_dot2) when both are
+ * one-pass tiles of one tensor and the batch is small enough, else one after the other. */
 static int decode_two(hl__bench_rater_t *r, unsigned k, size_t i)
 {
     const rtile_t *a = &r->tiles[i], *b = i + 1 < r->n_tiles ? &r->tiles[i + 1] : NULL;
     uint64_t cols = a->t->cols;
-    if (b && b->t == a->t && hl_tile_dot_supported(&a->t->codec, cols, 1)) {
-        const float *x = r->raw_x;
-        float *y = r->buf[k];
+    if (b && b->t == a->t && r->n_act <= HL_TILE_DOT2_MAX_ACT &&
+        hl_tile_dot_supported(&a->t->codec, cols, r->n_act)) {
         const void *pay[2] = {a->pay, b->pay};
         uint64_t len[2] = {a->len, b->len}, rows[2] = {a->n / cols, b->n / cols};
         uint64_t y_off[2] = {0, rows[0]};
-        return hl_tile_decode_dot2(&a->t->codec, pay, len, rows, cols, 1, &x, &y, y_off);
+        return hl_tile_decode_dot2(&a->t->codec, pay, len, rows, cols, r->n_act,
+                                   (const float *const *)r->act_x, r->act_y[k], y_off);
     }
     int rc = decode_one(r, k, i);
     return rc || !b ? rc : decode_one(r, k, i + 1);
@@ -179,15 +190,19 @@ static void job_decode(hl__bench_rater_t *r, unsigned k, unsigned n)
 }
 
 /* The raw engine's work per tile: the product from the source bytes where gemv.c reads the
- * dtype (into the thread's buffer, as y), else the widening its hot buffer gets. */
+ * dtype, else the widening into its hot buffer and the product from there. */
 static void job_raw(hl__bench_rater_t *r, unsigned k, unsigned n)
 {
+    const float *const *x = (const float *const *)r->act_x;
     for (size_t i = k; i < r->n_tiles; i += n) {
         const rtile_t *t = &r->tiles[i];
+        uint64_t cols = t->t->cols, rows = t->n / cols;
         if (hl__gemv_supports(t->t->dtype))
-            hl__gemv(t->t->dtype, t->src, t->n / t->t->cols, t->t->cols, r->raw_x, r->buf[k]);
+            hl__gemv_multi(t->t->dtype, t->src, rows, cols, r->n_act, x, r->act_y[k], 0);
         else if (hl_widen_f32(t->t->dtype, t->src, t->n, r->buf[k]))
             r->error = 1;
+        else
+            hl__gemv_multi(HL_DTYPE_F32, r->buf[k], rows, cols, r->n_act, x, r->act_y[k], 0);
     }
 }
 
@@ -206,10 +221,12 @@ static void job_sgemv(hl__bench_rater_t *r, unsigned k, unsigned n)
                  r->gemv_y[k]);
 }
 
-int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, hl__bench_rates_t *out)
+int hl__bench_rater_measure(hl__bench_rater_t *r, unsigned threads, unsigned batch,
+                            hl__bench_rates_t *out)
 {
-    if (threads == 0 || threads > r->max_threads)
+    if (threads == 0 || threads > r->max_threads || batch == 0 || batch > r->max_act)
         return HL_EINVAL;
+    r->n_act = batch;
     double s[4];
     int rc;
     if ((rc = run_rate(r, job_read, threads, &s[0])) ||
@@ -330,6 +347,7 @@ static int load_tiles(hl__bench_rater_t *r, const hl_tensor_t **ts, hl_error_t *
             q += len;
             r->max_tile = HL_MAX(r->max_tile, nrows * t->cols);
             r->max_cols = HL_MAX(r->max_cols, t->cols);
+            r->max_rows = HL_MAX(r->max_rows, nrows);
             r->payload += t->tiles[k].length;
         }
         r->weights += t->rows * t->cols;
@@ -360,6 +378,35 @@ static int check_tiles(hl__bench_rater_t *r, hl_error_t *err)
     return rc;
 }
 
+/* The batch's activations (separate vectors, as the engine's sequences are) and each
+ * thread's outputs: room for two tiles' rows per activation. */
+static int alloc_acts(hl__bench_rater_t *r, hl_error_t *err)
+{
+    uint64_t ys;
+    if (!hl_mul_ok(2 * (uint64_t)r->max_act, r->max_rows, &ys) || ys > SIZE_MAX / sizeof(float))
+        return hl_error_set(err, HL_EOVERFLOW, "bench run: batch too large");
+    r->act_x = calloc(r->max_act, sizeof *r->act_x);
+    r->act_y = calloc(r->max_threads, sizeof *r->act_y);
+    if (!r->act_x || !r->act_y)
+        return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
+    for (unsigned a = 0; a < r->max_act; a++) {
+        if (!(r->act_x[a] = floats((size_t)r->max_cols)))
+            return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for %u activations",
+                                r->max_act);
+        for (uint64_t i = 0; i < r->max_cols; i++)
+            r->act_x[a][i] = (float)((i + a) % 5) * 0.25f - 0.5f;
+    }
+    for (unsigned k = 0; k < r->max_threads; k++) {
+        if (!(r->act_y[k] = calloc(r->max_act, sizeof **r->act_y)))
+            return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
+        for (unsigned a = 0; a < r->max_act; a++)
+            if (!(r->act_y[k][a] = floats(2 * (size_t)r->max_rows)))
+                return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for the outputs "
+                                    "of %u activations", r->max_act);
+    }
+    return 0;
+}
+
 /* Per-thread buffers, the sgemv operands (the first tile of the largest matrix) and the
  * read buffer. */
 static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *err)
@@ -372,11 +419,11 @@ static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *er
     r->gemv_w = calloc(r->max_threads, sizeof *r->gemv_w);
     r->gemv_y = calloc(r->max_threads, sizeof *r->gemv_y);
     r->gemv_x = floats((size_t)r->gemv_cols);
-    r->raw_x = floats((size_t)r->max_cols);
     r->words = bw_bytes / sizeof(uint64_t) <= SIZE_MAX / sizeof(uint64_t)
                    ? huge_alloc(HL_MAX(r->n_words, (size_t)1) * sizeof(uint64_t))
                    : NULL;
-    if (!r->buf || !r->gemv_w || !r->gemv_y || !r->gemv_x || !r->raw_x || !r->words)
+    int rc;
+    if (!r->buf || !r->gemv_w || !r->gemv_y || !r->gemv_x || !r->words)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory for a %" PRIu64
                             "-byte read buffer and work buffers", bw_bytes);
     for (unsigned k = 0; k < r->max_threads; k++) {
@@ -385,15 +432,15 @@ static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *er
         r->gemv_y[k] = floats((size_t)r->gemv_rows);
         if (!r->buf[k] || !r->gemv_w[k] || !r->gemv_y[k])
             return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
-        int rc = hl_hlm_decode_tile_f32(r->h, g->t, g->tile, r->gemv_w[k]);
+        rc = hl_hlm_decode_tile_f32(r->h, g->t, g->tile, r->gemv_w[k]);
         if (rc)
             return hl_error_set(err, rc, "bench run: tensor \"%s\": %s", g->t->name,
                                 hl_strerror(rc));
     }
+    if ((rc = alloc_acts(r, err)))
+        return rc;
     for (uint64_t i = 0; i < r->gemv_cols; i++)
         r->gemv_x[i] = (float)(i % 7) * 0.25f - 0.75f;
-    for (uint64_t i = 0; i < r->max_cols; i++)
-        r->raw_x[i] = (float)(i % 5) * 0.25f - 0.5f;
     /* written, so its pages are real memory and not the shared zero page */
     for (size_t i = 0; i < r->n_words; i++)
         r->words[i] = i * 0x9E3779B97F4A7C15ull;
@@ -401,18 +448,21 @@ static int alloc_buffers(hl__bench_rater_t *r, uint64_t bw_bytes, hl_error_t *er
 }
 
 int hl__bench_rater_create(const hl_model_t *m, uint64_t min_weights, uint64_t bw_bytes,
-                           unsigned max_threads, bool wall, hl__bench_rater_t **out,
-                           hl_error_t *err)
+                           unsigned max_threads, unsigned max_batch, bool wall,
+                           hl__bench_rater_t **out, hl_error_t *err)
 {
     *out = NULL;
     if (max_threads == 0 || max_threads > HL__MAX_RATE_THREADS)
         return hl_error_set(err, HL_EINVAL, "bench run: %u threads (1..%d)", max_threads,
                             HL__MAX_RATE_THREADS);
+    if (max_batch == 0)
+        return hl_error_set(err, HL_EINVAL, "bench run: batch 0");
     hl__bench_rater_t *r = calloc(1, sizeof *r);
     if (!r)
         return hl_error_set(err, HL_ENOMEM, "bench run: out of memory");
     r->h = hl_model_file(m);
     r->max_threads = max_threads;
+    r->max_act = max_batch;
     r->wall = wall;
     const hl_tensor_t **ts = NULL;
     int rc = pick_tensors(r, min_weights, &ts, err);
@@ -436,6 +486,10 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
     if (!r)
         return;
     for (unsigned k = 0; k < r->max_threads; k++) {
+        for (unsigned a = 0; r->act_y && r->act_y[k] && a < r->max_act; a++)
+            free(r->act_y[k][a]);
+        if (r->act_y)
+            free(r->act_y[k]);
         if (r->buf)
             free(r->buf[k]);
         if (r->gemv_w)
@@ -443,11 +497,14 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
         if (r->gemv_y)
             free(r->gemv_y[k]);
     }
+    for (unsigned a = 0; r->act_x && a < r->max_act; a++)
+        free(r->act_x[a]);
+    free(r->act_x);
+    free(r->act_y);
     free(r->buf);
     free(r->gemv_w);
     free(r->gemv_y);
     free(r->gemv_x);
-    free(r->raw_x);
     free(r->words);
     free(r->tiles);
     free(r->src);
@@ -458,7 +515,7 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
 void hl__bench_rater_describe(const hl__bench_rater_t *r, char *buf, size_t len)
 {
     snprintf(buf, len,
-             "read: %.0f MiB buffer; decode/raw: the %zu largest Huffman-coded matrices "
+             "read: %.0f MiB buffer; compressed/uncompressed: the %zu largest Huffman-coded matrices "
              "(%.1f M weights in %zu tiles, payload %.3f bits/weight); gemv: a %" PRIu64
              " x %" PRIu64 " tile of \"%s\"; %s time",
              (double)r->n_words * sizeof(uint64_t) / (1u << 20), r->n_tensors,

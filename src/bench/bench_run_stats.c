@@ -93,11 +93,15 @@ static bool positive(double x)
 int hl__bench_limits(const hl__bench_limit_in_t *in, hl__bench_limits_t *out)
 {
     if (in->threads == 0 || in->batch == 0 || !positive(in->bandwidth) ||
-        !positive(in->decode_rate) || !positive(in->sgemv_rate) || !positive(in->weights_step) ||
+        !positive(in->decode_rate) || !positive(in->raw_rate) || !positive(in->sgemv_rate) ||
+        !positive(in->weights_step) ||
         !positive(in->raw_bytes_step) || !positive(in->comp_bytes_step))
         return HL_EINVAL;
     double b = in->batch, t = in->threads;
-    out->raw = b * in->bandwidth / in->raw_bytes_step;
+    out->raw_bw = b * in->bandwidth / in->raw_bytes_step;
+    out->raw_route = b * t * in->raw_rate / in->weights_step;
+    out->raw_route_binds = out->raw_route < out->raw_bw;
+    out->raw = out->raw_route_binds ? out->raw_route : out->raw_bw;
     out->comp_bw = b * in->bandwidth / in->comp_bytes_step;
     out->comp_decode = b * t * in->decode_rate / in->weights_step;
     out->decode_binds = out->comp_decode <= out->comp_bw;

@@ -47,14 +47,16 @@ has '^streamed per step .* compressed payload [0-9.]+ MB'
 has ' uncompressed [0-9.]+ MB \(32\.00 bits/weight\)' # stories260K is f32
 has '^hot buffer per worker: [0-9]+ KiB'
 for t in 1 2; do
-    has "^$t +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+\$" # machine rates
+    for b in 1 3; do
+        has "^$t +$b +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+\$" # machine rates at each batch
+    done
     for b in 1 3; do
         # CPU-time table (with limits) and wall-clock table, one row each
         row="^$t +$b +[0-9.]+ +[0-9.]+ +[0-9.]+ +\([0-9.]+\.\.[0-9.]+\) \|"
         [ "$(grep -Ec "$row" "$T/out")" = 2 ] || fail "rows of threads $t batch $b: $(cat "$T/out")"
     done
 done
-has '\| +[0-9.]+ +[0-9.]+ (decode|bandw\.) +[0-9.]+ \|'
+has '\| +[0-9.]+ (rate|bandw\.) +[0-9.]+ (rate|bandw\.) +[0-9.]+ \| +[0-9]+% +[0-9]+% +[0-9.]+ \|'
 has '^generated tokens: identical on both paths in every measurement'
 [ "$(tmp_dirs)" -le "$before" ] || fail "the temporary .hlm directory was left behind"
 

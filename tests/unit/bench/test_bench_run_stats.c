@@ -82,6 +82,7 @@ static hl__bench_limit_in_t model_in(unsigned threads, unsigned batch, double bw
         .batch = batch,
         .bandwidth = bw,
         .decode_rate = dec,
+        .raw_rate = 20e9, /* the raw product's own rate: far above what memory feeds it */
         .sgemv_rate = 8e9,
         .weights_step = 466e6,
         .raw_bytes_step = 932e6,
@@ -98,6 +99,9 @@ static void test_limits(void **state)
     hl__bench_limit_in_t in = model_in(1, 1, 20e9, 2e9);
     assert_int_equal(hl__bench_limits(&in, &l), 0);
     assert_near(l.raw, 20e9 / 932e6);
+    assert_near(l.raw_bw, 20e9 / 932e6);
+    assert_near(l.raw_route, 20e9 / 466e6);
+    assert_false(l.raw_route_binds);
     assert_near(l.comp_bw, 20e9 / (466e6 * 10.5 / 8));
     assert_near(l.comp_decode, 2e9 / 466e6);
     assert_true(l.decode_binds);
@@ -116,6 +120,15 @@ static void test_limits(void **state)
     assert_near(l8.raw, 8 * l.raw);
     assert_near(l8.comp, 8 * l.comp);
     assert_near(l8.compute, l.compute);
+    /* ...until a path's own rate binds: the raw product at 4 G weights/s per thread, the
+     * decode at 3, and the ratio is theirs */
+    in = model_in(2, 8, 20e9, 3e9);
+    in.raw_rate = 4e9;
+    assert_int_equal(hl__bench_limits(&in, &l8), 0);
+    assert_true(l8.raw_route_binds && l8.decode_binds);
+    assert_near(l8.raw, 8 * 2 * 4e9 / 466e6);
+    assert_near(l8.comp, 8 * 2 * 3e9 / 466e6);
+    assert_near(l8.ratio, 0.75);
     /* inputs that are not positive and finite are refused */
     in = model_in(0, 1, 20e9, 2e9);
     assert_int_equal(hl__bench_limits(&in, &l), HL_EINVAL);
@@ -129,6 +142,9 @@ static void test_limits(void **state)
     assert_int_equal(hl__bench_limits(&in, &l), HL_EINVAL);
     in = model_in(1, 1, 20e9, 2e9);
     in.comp_bytes_step = 0;
+    assert_int_equal(hl__bench_limits(&in, &l), HL_EINVAL);
+    in = model_in(1, 1, 20e9, 2e9);
+    in.raw_rate = -1;
     assert_int_equal(hl__bench_limits(&in, &l), HL_EINVAL);
 }
 
