@@ -9,3 +9,5 @@ tests_unit_bench_test_bench_run_stats_LDADD = $(HL_COMMON_LIB) $(HL_TEST_LIBS) $
 # `huffllm bench run` end to end on the bundled model (output structure, bad input).
 TESTS += tests/integration/test_bench_run.sh
 dist_noinst_SCRIPTS += tests/integration/test_bench_run.sh
+TESTS += tests/integration/test_bench_codec.sh
+dist_noinst_SCRIPTS += tests/integration/test_bench_codec.sh
