@@ -367,7 +367,7 @@ int hl__bench_speed(const hl__bench_set_t *set, const hl__bench_opts_t *opts)
                                         : wdtype == HL_DTYPE_F16 ? "widen f16->fp32"
                                         : wdtype == HL_DTYPE_F32 ? "copy f32" : "widen q8_0->fp32"),
            "memcpy", "huf/zstd", "huf/widen", "huf/mcpy");
-    printf("%-7s %18s %18s %18s %13s %9s %9s %9s\n", "", "G weights/s/thr", "G symbols/s/thr",
+    printf("%-7s %18s %18s %18s %13s %9s %9s %9s\n", "", "G weights/s/thr", "G weights/s/thr",
            "G weights/s/thr", "GB/s/thr", "", "", "(bytes)");
     unsigned counts[2] = {1, nt};
     for (int i = 0; i < (nt > 1 ? 2 : 1) && !rc; i++) {

@@ -52,7 +52,9 @@
  * UTC, load 0.8-1.1, main without and with this change alternated 6 times: 1 thread 2.75-3.57
  * against 2.67-3.87 G weights/s (the host slowed every column by up to 25% in some runs);
  * huffllm/zstd-huff0 in the same runs 2.21-2.42 (median 2.28) against 2.33-2.43 (2.37); the
- * synthetic lanes line unchanged (6.64-6.77 against 6.41-6.78).
+ * synthetic lanes line unchanged (6.64-6.77 against 6.41-6.78). (That peer decoded zstd frames
+ * that held matches, 1.1-1.2x slower than huff0 alone on these streams; since a3fb987 it
+ * decodes literal-only frames, and huffllm/huff0 on this model reads 1.9-2.0.)
  * Tried the same day on those tiles and not kept (dev driver, A B alternated, load 1-2):
  *   - the bf16 rebuild inside the symbol loop (each stream's symbols parked at the end of
  *     its own fp32 outputs, one 64-weight AVX-512 step per stream every 4 iterations, a
