@@ -193,6 +193,27 @@ int hl_tensor_codec_init_as(hl_tensor_codec_t *tc, hl_dtype_t t,
                             hl_codec_t huf);
 /* The Huffman codec hl_tensor_codec_init chooses (the writer's default). */
 #define HL_CODEC_DEFAULT HL_CODEC_HUF_LANES
+
+/* How a writer lays out the Huffman-coded tensors (`huffllm compress --layout`). */
+typedef enum {
+    /* the lane-interleaved layout where it costs little size (src/codec/tensor.c's rule),
+     * HL_CODEC_HUF elsewhere: hl_tensor_codec_init's choice */
+    HL_LAYOUT_AUTO = 0,
+    /* the lane-interleaved layout with codes of at most 8 bits for every bf16 and f16 tensor
+     * whatever it costs (small tensors grow by up to ~2-4%), for the fastest decode with
+     * AVX-512; other dtypes as AUTO */
+    HL_LAYOUT_FAST,
+    /* HL_CODEC_HUF everywhere: the smallest files */
+    HL_LAYOUT_COMPACT,
+} hl_layout_t;
+#define HL_LAYOUT_MAX HL_LAYOUT_COMPACT
+/* "auto", "fast", "compact"; NULL for a value out of range. */
+const char *hl_layout_name(hl_layout_t l);
+/* hl_tensor_codec_init with a layout. @return as hl_tensor_codec_init, HL_EINVAL for a
+ * layout out of range. */
+int hl_tensor_codec_init_layout(hl_tensor_codec_t *tc, hl_dtype_t t,
+                                const uint64_t hist[HL_HUF_SYMBOLS], uint32_t n_streams,
+                                hl_layout_t layout);
 /* Rebuilds decode tables from stored parameters (as read from a file). @return 0 or
  * HL_EFORMAT when the stored table is invalid. */
 int hl_tensor_codec_load(hl_tensor_codec_t *tc, hl_dtype_t t, hl_codec_t codec, uint32_t n_streams,

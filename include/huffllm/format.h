@@ -77,6 +77,7 @@ typedef struct {
     uint32_t n_streams;    /* interleaved streams per tile; 0 = default 4 */
     bool overwrite;        /* replace an existing output file */
     bool raw;              /* store every tensor with HL_CODEC_RAW (for comparisons) */
+    hl_layout_t layout;    /* Huffman layout of the tensors (codec.h); 0 = HL_LAYOUT_AUTO */
     /* Progress: called after each tensor (and every 32 MiB within a large one) with bytes
      * of tensor data done / total. */
     void (*progress)(void *ud, uint64_t done, uint64_t total, const char *tensor);

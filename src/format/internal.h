@@ -97,14 +97,14 @@ typedef struct {
 
 /*
  * Chooses a tensor's codec and what its directory entry stores, from its symbol histogram:
- * the codec's own choice (hl_tensor_codec_init), RAW when Huffman would not beat the raw
+ * the codec's own choice for the layout (hl_tensor_codec_init_layout), RAW when Huffman would not beat the raw
  * bytes with table and framing counted (or when raw is set), and for u4 pair dtypes the
  * derived code instead of an explicit table when its estimated size is not larger.
  * n_tiles: the tensor's tiles (or an estimate). @return 0 or an HL_E* code.
  */
 int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n_elems,
-                    uint64_t n_tiles, uint32_t n_streams, bool raw, hl_tensor_codec_t *tc,
-                    hl__tplan_t *p);
+                    uint64_t n_tiles, uint32_t n_streams, bool raw, hl_layout_t layout,
+                    hl_tensor_codec_t *tc, hl__tplan_t *p);
 /* The histogram and table bytes of a directory entry (hist: the symbol histogram; codes_hist
  * stores its u4 code histogram instead). @return 0 or HL_EOVERFLOW. */
 int hl__entry_encode(const hl_tensor_codec_t *tc, const uint64_t hist[HL_HUF_SYMBOLS],

@@ -28,7 +28,8 @@
  *
  * Metadata: UTF-8 JSON object (the importer's metadata, plus "source"."files" =
  * [{name, size, sha256, primary}] and "codec" = {tile_weights, n_streams, huffman_max_bits,
- * raw}).
+ * raw, layout ("auto"|"fast"|"compact", since 2026-11-23; informational: each tensor's entry
+ * names its own codec)}).
  *
  * Byte-identical tensors (same dtype and shape) may have tile entries naming the same
  * payloads and the same histogram and table bytes: the writer stores a copy only once.

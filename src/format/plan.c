@@ -101,8 +101,8 @@ static int set_raw(hl_tensor_codec_t *tc, hl_dtype_t t)
 }
 
 int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n_elems,
-                    uint64_t n_tiles, uint32_t n_streams, bool raw, hl_tensor_codec_t *tc,
-                    hl__tplan_t *p)
+                    uint64_t n_tiles, uint32_t n_streams, bool raw, hl_layout_t layout,
+                    hl_tensor_codec_t *tc, hl__tplan_t *p)
 {
     uint64_t raw_bytes;
     memset(p, 0, sizeof *p);
@@ -114,7 +114,7 @@ int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t 
     bool pair = hl_quant_is_pair(t);
     if (raw || t == HL_DTYPE_RAW)
         rc = set_raw(tc, t);
-    else if ((rc = hl_tensor_codec_init(tc, t, hist, n_streams)) == 0 &&
+    else if ((rc = hl_tensor_codec_init_layout(tc, t, hist, n_streams, layout)) == 0 &&
              hl_codec_is_huf(tc->codec) &&
              !huf_pays(tc, hist, n_elems, raw_bytes, n_tiles, false))
         rc = set_raw(tc, t);
@@ -131,7 +131,9 @@ int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t 
     memset(&d, 0, sizeof d);
     d.tc = dtc;
     d.derived = true;
-    rc = hl_quant_pair_codec_init(dtc, t, hist, n_streams, HL_CODEC_DEFAULT, &d.max_bits);
+    rc = hl_quant_pair_codec_init(dtc, t, hist, n_streams,
+                                  layout == HL_LAYOUT_COMPACT ? HL_CODEC_HUF : HL_CODEC_DEFAULT,
+                                  &d.max_bits);
     if (rc == 0 && hl_codec_is_huf(dtc->codec) &&
         !huf_pays(dtc, hist, n_elems, raw_bytes, n_tiles, true))
         rc = set_raw(dtc, t);

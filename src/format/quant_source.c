@@ -71,7 +71,7 @@ static double est_bytes(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint6
     hl__tplan_t plan;
     uint64_t tiles = n / EST_TILE_WEIGHTS + 1;
     double est = HUGE_VAL;
-    if (tc && hl__tensor_plan(t, hist, n, tiles, 4, false, tc, &plan) == 0)
+    if (tc && hl__tensor_plan(t, hist, n, tiles, 4, false, HL_LAYOUT_AUTO, tc, &plan) == 0)
         est = plan.est_bytes + (double)(tiles * HL__TILE_SIZE);
     free(tc);
     return est;

@@ -147,7 +147,7 @@ static int hl__plan_tensors(hl__writer_t *w, hl_error_t *err)
         }
         hl__tplan_t plan;
         rc = hl__tensor_plan(t->dtype, x->hist, x->n_elems, x->n_tiles, w->n_streams,
-                             w->opts->raw, &x->tc, &plan);
+                             w->opts->raw, w->opts->layout, &x->tc, &plan);
         if (rc != 0)
             return hl_error_set(err, rc, "tensor '%s': cannot build its codec: %s", t->name,
                                 hl_strerror(rc));
@@ -379,9 +379,10 @@ static int hl__build_metadata(hl__writer_t *w, hl_error_t *err)
     }
     json_object_set_new(s, "files", files);
     json_object_set_new(m, "codec",
-                        json_pack("{s:I, s:i, s:i, s:b}", "tile_weights",
+                        json_pack("{s:I, s:i, s:i, s:b, s:s}", "tile_weights",
                                   (json_int_t)w->tile_weights, "n_streams", (int)w->n_streams,
-                                  "huffman_max_bits", HL_HUF_MAX_BITS, "raw", w->opts->raw));
+                                  "huffman_max_bits", HL_HUF_MAX_BITS, "raw", w->opts->raw,
+                                  "layout", hl_layout_name(w->opts->layout)));
     w->meta = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     if (!w->meta)
@@ -625,6 +626,8 @@ int hl_hlm_write(const hl_source_t *src, const char *out_path, const hl_write_op
     if (w.n_streams > HL_TILE_MAX_STREAMS)
         return hl_error_set(err, HL_EINVAL, "%u streams per tile (at most %d)", w.n_streams,
                             HL_TILE_MAX_STREAMS);
+    if (!hl_layout_name(w.opts->layout))
+        return hl_error_set(err, HL_EINVAL, "tensor layout %d out of range", (int)w.opts->layout);
     int rc = hl__source_check(src, &w.order, err);
     if (rc == 0)
         rc = hl__map_sources(&w, err);

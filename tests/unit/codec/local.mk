@@ -61,3 +61,5 @@ tests_unit_codec_test_tile_dot_SOURCES = tests/unit/codec/test_tile_dot.c \
 	tests/unit/codec/codec_test_util.h
 tests_unit_codec_test_tile_dot_CFLAGS = $(HL_TEST_CFLAGS)
 tests_unit_codec_test_tile_dot_LDADD = $(HL_ALL_LIBS) $(HL_TEST_LIBS)
+TESTS += tests/integration/test_layout.sh
+dist_noinst_SCRIPTS += tests/integration/test_layout.sh

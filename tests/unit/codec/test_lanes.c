@@ -222,6 +222,67 @@ static void test_codec_choice(void **state)
     }
 }
 
+/* The writer's layouts: fast takes the lanes with an 8-bit code for bf16 and f16 tensors the
+ * rule leaves to HUF (small ones), compact never takes them, auto is the rule; f32 and q8_0
+ * are not forced; a tile of each choice round-trips. */
+static void test_layouts(void **state)
+{
+    (void)state;
+    static const struct {
+        hl_dtype_t t;
+        uint64_t n;
+        hl_codec_t want[3]; /* auto, fast, compact */
+    } cases[] = {
+        {HL_DTYPE_BF16, 4096, {HL_CODEC_HUF, HL_CODEC_HUF_LANES, HL_CODEC_HUF}},
+        {HL_DTYPE_F16, 2048, {HL_CODEC_HUF, HL_CODEC_HUF_LANES, HL_CODEC_HUF}},
+        {HL_DTYPE_BF16, 1 << 18, {HL_CODEC_HUF_LANES, HL_CODEC_HUF_LANES, HL_CODEC_HUF}},
+        {HL_DTYPE_F32, 4096, {HL_CODEC_HUF, HL_CODEC_HUF, HL_CODEC_HUF}},
+        {HL_DTYPE_Q8_0, 1 << 18, {HL_CODEC_HUF_LANES, HL_CODEC_HUF_LANES, HL_CODEC_HUF}},
+    };
+    uint64_t seed = 78;
+    assert_string_equal(hl_layout_name(HL_LAYOUT_AUTO), "auto");
+    assert_string_equal(hl_layout_name(HL_LAYOUT_FAST), "fast");
+    assert_string_equal(hl_layout_name(HL_LAYOUT_COMPACT), "compact");
+    assert_null(hl_layout_name((hl_layout_t)(HL_LAYOUT_MAX + 1)));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint64_t sb, len;
+        hl_dtype_t t = cases[i].t;
+        uint64_t n = cases[i].n;
+        assert_int_equal(hl_dtype_bytes(t, n, &sb), 0);
+        uint8_t *src = malloc(sb);
+        float *ref = malloc(n * sizeof *ref), *out = malloc(n * sizeof *out);
+        assert_true(src && ref && out);
+        tu_fill_weights(t, &seed, src, n);
+        assert_int_equal(hl_widen_f32(t, src, n, ref), 0);
+        uint64_t hist[HL_HUF_SYMBOLS] = {0};
+        assert_int_equal(hl_codec_histogram(t, src, n, hist), 0);
+        hl_tensor_codec_t *tc = malloc(sizeof *tc);
+        assert_non_null(tc);
+        for (unsigned l = 0; l <= HL_LAYOUT_MAX; l++) {
+            assert_int_equal(hl_tensor_codec_init_layout(tc, t, hist, 4, (hl_layout_t)l), 0);
+            if (tc->codec != cases[i].want[l])
+                fail_msg("%s, %llu weights, layout %s: codec %d, expected %d",
+                         hl_dtype_name(t), (unsigned long long)n,
+                         hl_layout_name((hl_layout_t)l), (int)tc->codec, (int)cases[i].want[l]);
+            if (l == HL_LAYOUT_FAST && (t == HL_DTYPE_BF16 || t == HL_DTYPE_F16))
+                assert_true(tc->dtable.max_len <= 8);
+            uint8_t *payload = malloc(hl_tile_bound(tc, n));
+            assert_non_null(payload);
+            assert_int_equal(hl_tile_encode(tc, src, n, payload, hl_tile_bound(tc, n), &len), 0);
+            assert_int_equal(hl_tile_decode_f32(tc, payload, len, n, out), 0);
+            assert_memory_equal(out, ref, n * sizeof *ref);
+            free(payload);
+        }
+        assert_int_equal(hl_tensor_codec_init_layout(tc, t, hist, 4,
+                                                     (hl_layout_t)(HL_LAYOUT_MAX + 1)),
+                         HL_EINVAL);
+        free(tc);
+        free(ref);
+        free(out);
+        free(src);
+    }
+}
+
 /* Too small a buffer: HL_ERANGE, never a write past it. */
 static void test_encode_capacity(void **state)
 {
@@ -325,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_single_symbol),
         cmocka_unit_test(test_split_both_layouts),
         cmocka_unit_test(test_codec_choice),
+        cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_encode_capacity),
         cmocka_unit_test(test_damaged_payloads),
     };
