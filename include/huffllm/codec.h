@@ -209,6 +209,8 @@ typedef enum {
 #define HL_LAYOUT_MAX HL_LAYOUT_COMPACT
 /* "auto", "fast", "compact"; NULL for a value out of range. */
 const char *hl_layout_name(hl_layout_t l);
+/* The layout of a name hl_layout_name gives. @return 0 or HL_EINVAL. */
+int hl_layout_parse(const char *name, hl_layout_t *out);
 /* hl_tensor_codec_init with a layout. @return as hl_tensor_codec_init, HL_EINVAL for a
  * layout out of range. */
 int hl_tensor_codec_init_layout(hl_tensor_codec_t *tc, hl_dtype_t t,

@@ -66,6 +66,9 @@ static void usage(FILE *out)
             "  --threads N      the N of the 1-and-N-threads rows (default: online CPUs)\n"
             "  --synthetic N    weights of the synthetic bf16 tensor (default 4194304; 0: none)\n"
             "  --seed S         seed of the synthetic weights (default 1)\n"
+            "  --layout L       auto|fast|compact: the tensor layout of MODELs compressed for\n"
+            "                   the run and of the synthetic tensor (default auto; a .hlm is\n"
+            "                   measured as it is; see huffllm compress --layout)\n"
             "  --wall           time by the wall clock (default: CPU time of each thread, which\n"
             "                   a machine shared with other jobs does not distort)\n"
             "  -h, --help       this help\n");
@@ -123,7 +126,8 @@ static void synth_bf16(uint8_t *dst, uint64_t n, uint64_t seed)
     }
 }
 
-static int load_synthetic(bench_data_t *d, uint64_t n, uint64_t seed, hl_error_t *err)
+static int load_synthetic(bench_data_t *d, uint64_t n, uint64_t seed, hl_layout_t layout,
+                          hl_error_t *err)
 {
     uint64_t cols = n % HL__SYN_COLS == 0 ? HL__SYN_COLS : n;
     uint64_t rows_per_tile = HL_MAX(HL__TILE_WEIGHTS / cols, 1), tile_n = rows_per_tile * cols;
@@ -149,7 +153,8 @@ static int load_synthetic(bench_data_t *d, uint64_t n, uint64_t seed, hl_error_t
     t->raw_bytes = 2 * n;
     t->src = d->syn_src;
     hl_codec_histogram(HL_DTYPE_BF16, d->syn_src, n, t->hist);
-    int rc = hl_tensor_codec_init(d->syn_codec, HL_DTYPE_BF16, t->hist, HL__TILE_STREAMS);
+    int rc = hl_tensor_codec_init_layout(d->syn_codec, HL_DTYPE_BF16, t->hist, HL__TILE_STREAMS,
+                                         layout);
     if (rc)
         return hl_error_set(err, rc, "synthetic tensor: codec: %s", hl_strerror(rc));
     t->codec = d->syn_codec;
@@ -296,8 +301,9 @@ static bool is_hlm(const char *path)
     return yes;
 }
 
-/* Import, write a temporary .hlm with the default options, open it, map the sources. */
-static int load_model(bench_data_t *d, const char *path, hl_error_t *err)
+/* Import, write a temporary .hlm with the default options but `layout`, open it, map the
+ * sources. */
+static int load_model(bench_data_t *d, const char *path, hl_layout_t layout, hl_error_t *err)
 {
     hl_import_opts_t iopts = {0};
     int rc = hl_import(path, &iopts, &d->src, err);
@@ -308,7 +314,7 @@ static int load_model(bench_data_t *d, const char *path, hl_error_t *err)
     if (!mkdtemp(dir))
         return hl_error_set_errno(err, HL_EIO, errno, "temporary directory");
     snprintf(out, sizeof out, "%s/model.hlm", dir);
-    hl_write_opts_t wopts = {0};
+    hl_write_opts_t wopts = {.layout = layout};
     rc = hl_hlm_write(&d->src, out, &wopts, err);
     if (!rc)
         rc = hl_hlm_open(out, 0, &d->hlm, err);
@@ -403,12 +409,13 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int hl__bench_codec(int argc, char **argv)
 {
-    enum { OPT_REPS = 256, OPT_THREADS, OPT_SYN, OPT_SEED, OPT_WALL };
+    enum { OPT_REPS = 256, OPT_THREADS, OPT_SYN, OPT_SEED, OPT_LAYOUT, OPT_WALL };
     static const struct option longopts[] = {
         {"reps", required_argument, NULL, OPT_REPS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"synthetic", required_argument, NULL, OPT_SYN},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"wall", no_argument, NULL, OPT_WALL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -416,6 +423,7 @@ int hl__bench_codec(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     hl__bench_opts_t opts = {.reps = 9, .threads = ncpu > 0 ? (unsigned)ncpu : 1};
     uint64_t syn_n = 1u << 22, seed = 1, v;
+    hl_layout_t layout = HL_LAYOUT_AUTO;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -444,6 +452,13 @@ int hl__bench_codec(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_LAYOUT:
+            if (hl_layout_parse(optarg, &layout)) {
+                fprintf(stderr, "huffllm bench codec: --layout: expected auto, fast or compact "
+                                "(got '%s')\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_WALL: opts.wall = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -469,9 +484,9 @@ int hl__bench_codec(int argc, char **argv)
         fclose(f);
     }
     printf("huffllm bench codec: %ld online CPUs (%s), load average %.2f %.2f %.2f, "
-           "threads 1 and %u, %u reps, %s time, zstd %s\n",
+           "threads 1 and %u, %u reps, %s time, layout %s, zstd %s\n",
            ncpu, cpu, load[0], load[1], load[2], opts.threads, opts.reps,
-           opts.wall ? "wall" : "per-thread CPU", ZSTD_versionString());
+           opts.wall ? "wall" : "per-thread CPU", hl_layout_name(layout), ZSTD_versionString());
 
     int status = 0;
     for (int i = optind; i <= argc; i++) {
@@ -482,9 +497,9 @@ int hl__bench_codec(int argc, char **argv)
         memset(&d, 0, sizeof d);
         hl_error_t err;
         hl_error_clear(&err);
-        int rc = synthetic            ? load_synthetic(&d, syn_n, seed, &err)
+        int rc = synthetic            ? load_synthetic(&d, syn_n, seed, layout, &err)
                  : is_hlm(argv[i])    ? load_hlm(&d, argv[i], &err)
-                                      : load_model(&d, argv[i], &err);
+                                      : load_model(&d, argv[i], layout, &err);
         if (!rc) {
             print_section1(&d);
             rc = hl__bench_speed(&d.set, &opts);

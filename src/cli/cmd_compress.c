@@ -55,18 +55,6 @@ static void usage(FILE *out)
             "leaves nothing under the output name. Exit status: 0 ok, 1 failure, 2 usage.\n");
 }
 
-/* --layout NAME. @return 0, or -1 with a message. */
-static int parse_layout(const char *s, hl_layout_t *out)
-{
-    for (unsigned l = 0; l <= HL_LAYOUT_MAX; l++)
-        if (!strcmp(s, hl_layout_name((hl_layout_t)l))) {
-            *out = (hl_layout_t)l;
-            return 0;
-        }
-    fprintf(stderr, "huffllm compress: --layout: expected auto, fast or compact (got '%s')\n", s);
-    return -1;
-}
-
 /* "dir/stories260K.bin" -> "stories260K.hlm"; "models/hf-dir/" -> "hf-dir.hlm". */
 static char *default_output(const char *src, bool is_dir)
 {
@@ -185,8 +173,11 @@ int hl_cmd_compress(int argc, char **argv)
             wopts.n_streams = (uint32_t)v;
             break;
         case OPT_LAYOUT:
-            if (parse_layout(optarg, &wopts.layout))
+            if (hl_layout_parse(optarg, &wopts.layout)) {
+                fprintf(stderr, "huffllm compress: --layout: expected auto, fast or compact "
+                                "(got '%s')\n", optarg);
                 return 2;
+            }
             break;
         case OPT_RAW: wopts.raw = true; break;
         case OPT_QUANT: if (hl_cli_quant_parse_mode(&quant, optarg)) goto usage_err; break;

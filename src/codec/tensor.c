@@ -191,6 +191,16 @@ const char *hl_layout_name(hl_layout_t l)
     return (unsigned)l <= HL_LAYOUT_MAX ? names[l] : NULL;
 }
 
+int hl_layout_parse(const char *name, hl_layout_t *out)
+{
+    for (unsigned l = 0; name && l <= HL_LAYOUT_MAX; l++)
+        if (!strcmp(name, hl_layout_name((hl_layout_t)l))) {
+            *out = (hl_layout_t)l;
+            return 0;
+        }
+    return HL_EINVAL;
+}
+
 int hl_tensor_codec_init_layout(hl_tensor_codec_t *tc, hl_dtype_t t,
                                 const uint64_t hist[HL_HUF_SYMBOLS], uint32_t n_streams,
                                 hl_layout_t layout)

@@ -52,7 +52,15 @@ while read -r line; do
         fail "huff0 peer at $z bits/symbol against entropy $e: not a literal-only Huffman code: $line"
 done <"$T/streams"
 
+# --layout fast: every bf16 matrix of the model in the lane layout ("lane" in section 1)
+"$H" bench codec "$M" --layout fast --synthetic 0 --reps 1 --threads 1 >"$T/out" 2>"$T/err" ||
+    fail "bench codec --layout fast exited $?: $(cat "$T/err")"
+has 'layout fast, zstd'
+[ "$(grep -Ec '^blk\.[0-9]+\.[a-z_]+\.weight +bf16 +lane ' "$T/out")" = 35 ] ||
+    fail "--layout fast: not every block matrix in lanes: $(cat "$T/out")"
+
 # bad arguments (2) and files (1)
+expect_fail 2 "--layout: expected auto, fast or compact (got 'x')" "$H" bench codec "$M" --layout x
 expect_fail 2 '--reps' "$H" bench codec "$M" --reps 0
 expect_fail 2 '--threads' "$H" bench codec "$M" --threads x
 expect_fail 2 "unrecognized option '--frobnicate'" "$H" bench codec --frobnicate
