@@ -199,9 +199,9 @@ typedef enum {
     /* the lane-interleaved layout where it costs little size (src/codec/tensor.c's rule),
      * HL_CODEC_HUF elsewhere: hl_tensor_codec_init's choice */
     HL_LAYOUT_AUTO = 0,
-    /* the lane-interleaved layout with codes of at most 8 bits for every bf16 and f16 tensor
-     * whatever it costs (small tensors grow by up to ~2-4%), for the fastest decode with
-     * AVX-512; other dtypes as AUTO */
+    /* the lane-interleaved layout for every bf16 and f16 tensor whatever it costs, with codes
+     * of at most 7 bits where the alphabet fits them (else 8): the fastest decode with
+     * AVX-512, for files ~0.7% larger (small tensors up to ~2-4%); other dtypes as AUTO */
     HL_LAYOUT_FAST,
     /* HL_CODEC_HUF everywhere: the smallest files */
     HL_LAYOUT_COMPACT,

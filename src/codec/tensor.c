@@ -42,13 +42,21 @@
 #define HL__LANES_WIDE_BITS 4.5
 /*
  * HL_LAYOUT_FAST (`huffllm compress --layout fast`) skips the cost checks above for bf16 and
- * f16: every such tensor takes the lanes with an 8-bit code. Measured on stories260K-BF16
- * (`huffllm bench codec FILE --synthetic 0 --reps 5`, 2026-11-23 17:43 UTC, alternated with
- * the default file): 5.3-5.9 G weights/s per thread against 3.4-3.6, for 395820 bytes of
- * tensors against 393292 (stored / entropy bound 1.0158 against 1.0093; its 2048-weight
- * matrices pay 3-4%, the 11008-weight ones 1.1-1.4%). HL_LAYOUT_COMPACT keeps every tensor
- * on HL_CODEC_HUF (393004 bytes, 1.0086; 2.8-3.3 G weights/s).
+ * f16: every such tensor takes the lanes, with codes of at most 7 bits when its alphabet fits
+ * them (at most 128 symbols; else 8): a 7-bit lookup is one vpermi2b where an 8-bit one takes
+ * two and a blend (lanes_avx512.c). Measured 2026-11-23 (per-thread CPU time, alternated):
+ *   stories260K-BF16, `huffllm bench codec FILE --synthetic 0 --reps 5`: auto 3.4-3.6 G
+ *   weights/s per thread, lanes with 8-bit codes 5.6-5.9, with 7-bit codes 6.3-6.7 (17:43-
+ *   17:50 UTC); tensors 393292 / 395820 / 397026 bytes (stored / entropy bound 1.0093 /
+ *   1.0158 / 1.0189; the 2048-weight matrices pay most). HL_LAYOUT_COMPACT keeps every tensor
+ *   on HL_CODEC_HUF: 393004 bytes (1.0086), 2.8-3.3 G weights/s.
+ *   The 0.5B synthetic bf16 model (all its matrices take the lanes under auto already, with
+ *   8-bit codes): 7-bit codes make the file 0.71% larger (680401320 against 675617576 bytes)
+ *   and its paired decode + multiply ~9.2 G weights/s against 7.3-7.4 (one activation, every
+ *   matrix from memory); `huffllm bench run --reps 3`, 17:48-17:49 UTC, auto / fast: 1 thread
+ *   batch 1 0.645, 0.602 / 0.761, 0.796; batch 8 0.758, 0.754 / 0.821, 0.775.
  */
+#define HL__LANES_FAST_BITS 7
 
 /* Code lengths limited to max_bits for a histogram: the optimal ones, or (codes != NULL, u4
  * pair dtypes) the ones derived from the single codes' histogram (quant_model.c), which a
@@ -79,13 +87,21 @@ static bool lanes_pay(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], const u
     double fill = 8.0 * HL__LANES_FILL_BYTES * (double)tiles;
     double bound = hl_entropy_bits(hist) + 8.0 * (double)v;
     double lanes = (double)short_bits + fixed + fill;
-    /* HL_LAYOUT_FAST: the 8-bit code for bf16 and f16 whatever it costs */
+    /* HL_LAYOUT_FAST: a 7-bit code (else the 8-bit one) for bf16 and f16 whatever it costs */
     bool fast = any_cost && (t == HL_DTYPE_BF16 || t == HL_DTYPE_F16);
     if (fast || (lanes <= huf * (1 + HL__LANES_MAX_COST) &&
         (n >= HL__RULE_TILE_ELEMS || lanes <= bound * (1 + HL__LANES_MAX_OVER_BOUND)))) {
         *l = short_l;
         *bits = short_bits;
         *max_bits = HL__LANES_SHORT_BITS;
+        hl_huf_lengths_t l7;
+        uint64_t b7;
+        if (fast && !build_lengths(hist, codes, HL__LANES_FAST_BITS, &l7) &&
+            (b7 = hl_huf_cost_bits(hist, &l7)) != UINT64_MAX) {
+            *l = l7;
+            *bits = b7;
+            *max_bits = HL__LANES_FAST_BITS;
+        }
         return true;
     }
     /* wide alphabets keep their 12-bit code: lanes beat HUF's few symbols per lookup */
