@@ -36,6 +36,7 @@ typedef struct {
     unsigned tokens, reps;
     uint64_t hot_bytes, read_bytes, rate_weights;
     bool wall_rates;
+    hl_layout_t layout; /* of a SOURCE compressed for the run */
 } run_opts_t;
 
 /* One timed measurement of one path. */
@@ -73,6 +74,9 @@ static void usage(FILE *out)
             "  --read-buffer BYTES buffer of the bandwidth measurement (default 1G)\n"
             "  --rate-weights N    weights of the largest matrices used for the paths' rates\n"
             "                      (default 67108864; all matrices if the model is smaller)\n"
+            "  --layout L          auto|fast|compact: the layout SOURCE is compressed with\n"
+            "                      (default auto; see huffllm compress --layout; a .hlm is run\n"
+            "                      as it is)\n"
             "  --wall-rates        time the machine rates by the wall clock (default: CPU time\n"
             "                      of each thread)\n"
             "  -h, --help          this help\n");
@@ -92,7 +96,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 
 static int parse_args(int argc, char **argv, run_opts_t *o, const char **model)
 {
-    enum { O_BATCH = 256, O_THREADS, O_TOKENS, O_REPS, O_HOT, O_READ, O_RATEW, O_WALL };
+    enum { O_BATCH = 256, O_THREADS, O_TOKENS, O_REPS, O_HOT, O_READ, O_RATEW, O_WALL, O_LAYOUT };
     static const struct option longopts[] = {
         {"batch", required_argument, NULL, O_BATCH},
         {"threads", required_argument, NULL, O_THREADS},
@@ -102,6 +106,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o, const char **model)
         {"read-buffer", required_argument, NULL, O_READ},
         {"rate-weights", required_argument, NULL, O_RATEW},
         {"wall-rates", no_argument, NULL, O_WALL},
+        {"layout", required_argument, NULL, O_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -152,6 +157,10 @@ static int parse_args(int argc, char **argv, run_opts_t *o, const char **model)
             break;
         case O_WALL:
             o->wall_rates = true;
+            break;
+        case O_LAYOUT:
+            if (hl_layout_parse(optarg, &o->layout))
+                what = "--layout: expected auto, fast or compact";
             break;
         case 'h':
             usage(stdout);
@@ -225,9 +234,10 @@ static bool is_hlm(const char *path)
     return yes;
 }
 
-/* Compresses a source model with the default writer options into tmp_dir/model.hlm. */
-static int compress_source(const char *src_path, char *tmp_dir, char *out, size_t out_len,
-                           hl_error_t *err)
+/* Compresses a source model with the default writer options but `layout` into
+ * tmp_dir/model.hlm. */
+static int compress_source(const char *src_path, hl_layout_t layout, char *tmp_dir, char *out,
+                           size_t out_len, hl_error_t *err)
 {
     hl_source_t src;
     hl_import_opts_t iopts = {0};
@@ -240,11 +250,12 @@ static int compress_source(const char *src_path, char *tmp_dir, char *out, size_
     }
     snprintf(out, out_len, "%s/model.hlm", tmp_dir);
     double t0 = hl_now();
-    hl_write_opts_t wopts = {0};
+    hl_write_opts_t wopts = {.layout = layout};
     rc = hl_hlm_write(&src, out, &wopts, err);
     hl_source_dispose(&src);
     if (!rc)
-        printf("compressed %s into a temporary .hlm in %.1f s\n", src_path, hl_now() - t0);
+        printf("compressed %s into a temporary .hlm (layout %s) in %.1f s\n", src_path,
+               hl_layout_name(layout), hl_now() - t0);
     return rc;
 }
 
@@ -693,7 +704,8 @@ int hl__bench_run(int argc, char **argv)
         const char *tmp = getenv("TMPDIR");
         snprintf(r.tmp_dir, sizeof r.tmp_dir, "%s/huffllm-bench-run-XXXXXX",
                  tmp && *tmp && strlen(tmp) < 256 ? tmp : "/tmp");
-        rc = compress_source(r.model_arg, r.tmp_dir, r.tmp_path, sizeof r.tmp_path, &err);
+        rc = compress_source(r.model_arg, r.o.layout, r.tmp_dir, r.tmp_path, sizeof r.tmp_path,
+                             &err);
         r.path = r.tmp_path;
     }
     r.rates = calloc(r.o.n_threads * r.o.n_batch, sizeof *r.rates);

@@ -40,7 +40,7 @@ before=$(tmp_dirs)
 has '^-- 3\. tokens per second: '
 has '^machine: nproc [0-9]+, CPU '
 has '^command: huffllm bench run '
-has '^compressed .*stories260K\.bin into a temporary \.hlm'
+has '^compressed .*stories260K\.bin into a temporary \.hlm \(layout auto\)'
 has '^  compressed +RSS +[0-9.]+ MiB +peak +[0-9.]+ MiB'
 has '^  uncompressed +RSS +[0-9.]+ MiB +peak +[0-9.]+ MiB'
 has '^streamed per step .* compressed payload [0-9.]+ MB'
@@ -60,6 +60,12 @@ has '\| +[0-9.]+ (rate|bandw\.) +[0-9.]+ (rate|bandw\.) +[0-9.]+ \| +[0-9]+% +[0
 has '^generated tokens: identical on both paths in every measurement'
 [ "$(tmp_dirs)" -le "$before" ] || fail "the temporary .hlm directory was left behind"
 
+# --layout: the layout SOURCE is compressed with, named in the output
+"$H" bench run "$SRC" --layout compact --batch 1 --threads 1 --tokens 1 --reps 1 \
+    --read-buffer 1M --rate-weights 64K >"$T/out" 2>"$T/err" ||
+    fail "bench run --layout compact exited $?: $(cat "$T/err")"
+has '^compressed .*stories260K\.bin into a temporary \.hlm \(layout compact\)'
+
 # Bad arguments: usage errors (2), each naming the option.
 expect_fail 2 'expected one MODEL' "$H" bench run
 expect_fail 2 'expected one MODEL' "$H" bench run "$SRC" "$SRC"
@@ -71,6 +77,7 @@ expect_fail 2 '--reps' "$H" bench run "$SRC" --reps 1,2
 expect_fail 2 '--hot-buffer' "$H" bench run "$SRC" --hot-buffer 12Q
 expect_fail 2 '--read-buffer' "$H" bench run "$SRC" --read-buffer 100
 expect_fail 2 "unknown or incomplete option '--frobnicate'" "$H" bench run "$SRC" --frobnicate
+expect_fail 2 '--layout: expected auto, fast or compact' "$H" bench run "$SRC" --layout slow
 "$H" bench run --help >"$T/out" 2>&1 || fail "--help exited $?"
 has '^usage: huffllm bench run '
 
