@@ -7,27 +7,9 @@
 # depends on how fast anything is.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/testlib.sh"
+hl_test_init bench_codec
 M="${HL_SHARED:-${HL_SRCDIR:?HL_SRCDIR not set}/../shared}/models/gguf/stories260K-BF16.gguf"
-T=$(mktemp -d /tmp/hl_test_bench_codec.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-expect_fail() { # expect_fail STATUS PATTERN CMD...: CMD exits with STATUS, stderr matches
-    local want=$1 pattern=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    [ "$got" = "$want" ] || fail "exit $got (want $want): $* ; stderr: $(cat "$T/err")"
-    grep -q -- "$pattern" "$T/err" || fail "stderr of '$*' lacks '$pattern': $(cat "$T/err")"
-}
-has() { # has PATTERN: the last output contains an extended regular expression
-    grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/: $(cat "$T/out")"
-}
 
 [ -f "$M" ] || fail "$M not found"
 "$H" bench codec "$M" --synthetic 65536 --reps 1 --threads 2 >"$T/out" 2>"$T/err" ||

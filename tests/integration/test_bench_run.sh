@@ -5,28 +5,9 @@
 # exit 2 / 1. Nothing here depends on how fast anything is.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/testlib.sh"
+hl_test_init bench_run
 SRC="${HL_SRCDIR:?HL_SRCDIR not set}/models/stories260K/stories260K.bin"
-T=$(mktemp -d /tmp/hl_test_bench_run.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect_fail STATUS PATTERN CMD...: CMD exits with STATUS and stderr matches PATTERN.
-expect_fail() {
-    local want=$1 pattern=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    [ "$got" = "$want" ] || fail "exit $got (want $want): $* ; stderr: $(cat "$T/err")"
-    grep -q -- "$pattern" "$T/err" || fail "stderr of '$*' lacks '$pattern': $(cat "$T/err")"
-}
-has() { # has PATTERN: the last output contains an extended regular expression
-    grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/: $(cat "$T/out")"
-}
 
 # A small run: every row, limits, memory, identical tokens; the temporary .hlm is removed.
 tmp_dirs() { # how many temporary directories of bench run exist

@@ -6,16 +6,9 @@
 # smallest file and fast the largest; a bad layout name is a usage error.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/testlib.sh"
+hl_test_init layout
 SRC="${HL_SHARED:-${HL_SRCDIR:?HL_SRCDIR not set}/../shared}/models/gguf/stories260K-BF16.gguf"
-T=$(mktemp -d /tmp/hl_test_layout.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 [ -f "$SRC" ] || fail "$SRC not found"
 want_sha=$(sha256sum "$SRC" | cut -d' ' -f1)
 

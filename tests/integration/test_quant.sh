@@ -6,17 +6,10 @@
 # and huffllmd serving the mixed model through /v1/completions.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/testlib.sh"
+hl_test_init quant
 SRC="${HL_SRCDIR:?HL_SRCDIR not set}"
 MODEL="$SRC/models/stories260K/stories260K.bin"
-T=$(mktemp -d /tmp/hl_test_quant.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 run() { # run CMD...: bounded in time, output kept in $T/out
     timeout 120 "$@" >"$T/out" 2>&1 || { cat "$T/out" >&2; fail "$*"; }
 }

@@ -11,3 +11,4 @@ TESTS += tests/integration/test_bench_run.sh
 dist_noinst_SCRIPTS += tests/integration/test_bench_run.sh
 TESTS += tests/integration/test_bench_codec.sh
 dist_noinst_SCRIPTS += tests/integration/test_bench_codec.sh
+EXTRA_DIST += tests/integration/testlib.sh

@@ -4,16 +4,9 @@
 # repeats itself, and bad arguments or files give a clear message and the right exit status.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/../../integration/testlib.sh"
+hl_test_init run
 SRC="${HL_SRCDIR:?HL_SRCDIR not set}/models/stories260K/stories260K.bin"
-T=$(mktemp -d /tmp/hl_test_run.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 
 "$H" compress "$SRC" -o "$T/m.hlm" >/dev/null 2>"$T/err" || fail "compress: $(cat "$T/err")"
 
