@@ -5,36 +5,16 @@
 # and no partial file.
 set -u
 
-H="${HL_BUILDDIR:?HL_BUILDDIR not set}/huffllm"
+. "$(dirname "$0")/testlib.sh"
+hl_test_init cli
 M="${HL_SHARED:-${HL_SRCDIR:?}/../shared}/models"
-T=$(mktemp -d /tmp/hl_test_cli.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-ulimit -c 0
 
-n_checks=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() {
-    n_checks=$((n_checks + 1))
-}
 sha() {
     sha256sum "$1" | cut -d' ' -f1
 }
 same() { # same FILE_A FILE_B
     [ -f "$2" ] || fail "$2 was not restored"
     [ "$(sha "$1")" = "$(sha "$2")" ] || fail "$2 differs from $1"
-    ok
-}
-# expect_fail STATUS PATTERN CMD...: CMD exits with STATUS and stderr matches PATTERN.
-expect_fail() {
-    local want=$1 pattern=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    [ "$got" = "$want" ] || fail "exit $got (want $want): $* ; stderr: $(cat "$T/err")"
-    grep -q -- "$pattern" "$T/err" || fail "stderr of '$*' lacks '$pattern': $(cat "$T/err")"
     ok
 }
 # no_leftovers DIR: nothing (not even a temporary file) in DIR.

@@ -17,6 +17,11 @@ fail() {
     exit 1
 }
 
+n_checks=0
+ok() { # counts a passed check (tests that report how many ran print $n_checks)
+    n_checks=$((n_checks + 1))
+}
+
 # expect_fail STATUS PATTERN CMD...: CMD exits with STATUS and its stderr matches PATTERN
 # (output in $T/out, $T/err).
 expect_fail() {
@@ -26,6 +31,7 @@ expect_fail() {
     local got=$?
     [ "$got" = "$want" ] || fail "exit $got (want $want): $* ; stderr: $(cat "$T/err")"
     grep -q -- "$pattern" "$T/err" || fail "stderr of '$*' lacks '$pattern': $(cat "$T/err")"
+    ok
 }
 
 has() { # has PATTERN: $T/out contains an extended regular expression
