@@ -515,7 +515,8 @@ void hl__bench_rater_free(hl__bench_rater_t *r)
 void hl__bench_rater_describe(const hl__bench_rater_t *r, char *buf, size_t len)
 {
     snprintf(buf, len,
-             "read: %.0f MiB buffer; compressed/uncompressed: the %zu largest Huffman-coded matrices "
+             "read: %.0f MiB buffer; compressed/uncompressed: the %zu largest Huffman-coded "
+             "matrices "
              "(%.1f M weights in %zu tiles, payload %.3f bits/weight); gemv: a %" PRIu64
              " x %" PRIu64 " tile of \"%s\"; %s time",
              (double)r->n_words * sizeof(uint64_t) / (1u << 20), r->n_tensors,

@@ -97,9 +97,10 @@ typedef struct {
 
 /*
  * Chooses a tensor's codec and what its directory entry stores, from its symbol histogram:
- * the codec's own choice for the layout (hl_tensor_codec_init_layout), RAW when Huffman would not beat the raw
- * bytes with table and framing counted (or when raw is set), and for u4 pair dtypes the
- * derived code instead of an explicit table when its estimated size is not larger.
+ * the codec's own choice for the layout (hl_tensor_codec_init_layout), RAW when Huffman
+ * would not beat the raw bytes with table and framing counted (or when raw is set), and for
+ * u4 pair dtypes the derived code instead of an explicit table when its estimated size is not
+ * larger.
  * n_tiles: the tensor's tiles (or an estimate). @return 0 or an HL_E* code.
  */
 int hl__tensor_plan(hl_dtype_t t, const uint64_t hist[HL_HUF_SYMBOLS], uint64_t n_elems,
